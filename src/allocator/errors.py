@@ -1,0 +1,84 @@
+"""User-facing errors.
+
+Every error a user can cause (bad data, bad config, an impossible allocation problem) is an
+:class:`AllocatorError`. The command line prints its message as one paragraph and exits non-zero
+with no traceback; library users can catch it (or the ``ValueError`` it also is, where the fault
+lies in an argument or an input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def _codes(codes: Iterable[object], limit: int = 20) -> str:
+    items = [str(c) for c in codes]
+    shown = ", ".join(items[:limit])
+    more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
+    return shown + more
+
+
+class AllocatorError(Exception):
+    """Base class for every error the command line reports without a traceback."""
+
+    exit_code: int = 2
+
+
+class ConfigError(AllocatorError, ValueError):
+    """The configuration is malformed or asks for something impossible."""
+
+
+class DataError(AllocatorError, ValueError):
+    """An input file breaks its data contract.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    file : str, optional
+        The file at fault.
+    column : str, optional
+        The column at fault.
+    codes : iterable of str, optional
+        The area codes (or row numbers) at fault; listed in the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: object | None = None,
+        column: str | None = None,
+        codes: Iterable[object] | None = None,
+    ) -> None:
+        self.file = None if file is None else str(file)
+        self.column = column
+        self.codes = [] if codes is None else [str(c) for c in codes]
+        parts = []
+        if self.file:
+            parts.append(f"{self.file}")
+        if column:
+            parts.append(f"column '{column}'")
+        where = (": ".join([", ".join(parts), ""]) if parts else "")
+        text = f"{where}{message}"
+        if self.codes:
+            text += f" [{_codes(self.codes)}]"
+        super().__init__(text)
+
+
+class InfeasibleError(AllocatorError):
+    """The allocation problem has no solution; the message says what to relax."""
+
+
+class SolverError(AllocatorError):
+    """A solver is missing or ended with a status other than optimal."""
+
+
+class OutputError(AllocatorError):
+    """Outputs cannot be written where asked (exists already, read-only, outside the project)."""
+
+
+class ReplayMismatch(AllocatorError):
+    """A replay did not reproduce the published run; the message lists every difference."""
+
+    exit_code = 3
