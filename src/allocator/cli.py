@@ -1,0 +1,190 @@
+"""Command line: a thin shell over the Python API (:mod:`allocator.pipeline`, :mod:`allocator.replay`).
+
+Every command prints a clear paragraph and exits non-zero on bad input, with no traceback unless
+``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import AllocatorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_DATA_DIR_HELP = (
+    "Folder holding the official source files (default: $ALLOCATOR_DATA_DIR, else ../shared/geodata "
+    "beside the repository)."
+)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(click.wrap_text(f"error: {message}", width=100, preserve_paragraphs=True), err=True)
+    sys.exit(code)
+
+
+def friendly(func: F) -> F:
+    """Turn library errors into one paragraph and a non-zero exit (traceback only with --debug)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except AllocatorError as exc:
+            if debug:
+                traceback.print_exc()
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was written (partial outputs were removed)", 130)
+        except MemoryError:
+            _fail("ran out of memory", 1)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI
+            if debug:
+                traceback.print_exc()
+            _fail(
+                f"unexpected internal error ({type(exc).__name__}: {exc}). This is a bug in "
+                "allocator; re-run with --debug for the traceback and report it.",
+                1,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="allocator")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+def main(debug: bool) -> None:
+    """allocator: need-based, auditable allocation of the drug-treatment grant.
+
+    Typical use: `allocator run configs/ssmtrg-2022-25.yaml`, then
+    `allocator replay outputs/<run>/manifest.json`.
+    """
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Parent folder for the run directory (default: the config's output.dir, 'outputs').")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@friendly
+def run(config: Path, data_dir: Path | None, out: Path | None, quiet: bool) -> None:
+    """Run CONFIG end to end and write a new run directory."""
+    from .config import load_config
+    from .pipeline import output_parent
+    from .pipeline import run as run_pipeline
+
+    cfg = load_config(config)
+    result = run_pipeline(cfg, data_dir=data_dir, progress=not quiet)
+    run_dir = result.write(output_parent(cfg, out))
+    click.echo(result.headline())
+    click.echo(f"run directory: {run_dir}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@friendly
+def validate(config: Path, data_dir: Path | None) -> None:
+    """Check CONFIG and the data it needs, and the allocation set-up, without solving."""
+    from .config import load_config
+    from .pipeline import validate as validate_pipeline
+
+    cfg = load_config(config)
+    click.echo(validate_pipeline(cfg, data_dir=data_dir))
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@friendly
+def replay(manifest: Path, data_dir: Path | None) -> None:
+    """Re-run a published run from its MANIFEST and compare every output, byte for byte."""
+    from .replay import replay as replay_run
+
+    report = replay_run(manifest, data_dir=data_dir)
+    click.echo(report.to_text())
+    if not report.ok:
+        sys.exit(3)
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--top", default=10, show_default=True, help="How many gainers and losers to list.")
+@friendly
+def diff(run_a: Path, run_b: Path, top: int) -> None:
+    """Gainers and losers in pounds, and wave moves, from RUN_A to RUN_B."""
+    from .replay import diff_runs
+
+    click.echo(diff_runs(run_a, run_b).to_text(top=top))
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("la")
+@friendly
+def explain(run_dir: Path, la: str) -> None:
+    """One LA's waterfall in words: need share -> target -> floor -> cap -> pace -> rounding -> final.
+
+    LA is an ONS code (E08000003) or a name (Manchester).
+    """
+    from .replay import explain_la
+
+    click.echo(explain_la(run_dir, la))
+
+
+@main.command("map")
+@click.option("--compare", nargs=2, type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, metavar="RUN_A RUN_B", help="Two run directories to compare.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("compare.html"), show_default=True, help="HTML file to write (never overwritten).")
+@friendly
+def map_cmd(compare: tuple[Path, Path], out: Path) -> None:
+    """A map of the differences between two runs (gainers/losers, wave moves)."""
+    from .replay import compare_map
+
+    click.echo(f"wrote {compare_map(compare[0], compare[1], out)}")
+
+
+@main.group()
+def data() -> None:
+    """Inspect or fetch the official source data."""
+
+
+@data.command("check")
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), help="Take the data: section from this config.")
+@friendly
+def data_check(data_dir: Path | None, config: Path | None) -> None:
+    """Coverage table: indicator, source, period, LAs covered, flagged/imputed, missing."""
+    from .data import check_data
+
+    data_cfg = None
+    if config is not None:
+        from .config import load_config
+
+        data_cfg = load_config(config).data
+    click.echo(check_data(data_dir=data_dir, config=data_cfg).to_text())
+
+
+@data.command("fetch")
+@click.option("--data-dir", "dest", type=click.Path(path_type=Path), required=True, help="Folder to download the official files into.")
+@friendly
+def data_fetch(dest: Path) -> None:
+    """Download the official source files from their publishers and verify their hashes."""
+    from .data.fetch import fetch_sources
+
+    for line in fetch_sources(dest):
+        click.echo(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,253 @@
+"""Run configuration: YAML in, one validated, hashed :class:`RunConfig` out.
+
+A config is YAML read with the safe loader only (duplicate keys are errors, not silent
+overrides). It may ``extends:`` another config file (a path relative to itself); the two are
+deep-merged, mappings key by key and everything else replaced, so a scenario names only what it
+changes. The merged document is validated into typed, frozen models: an unknown key, a wrong type
+or an impossible value is a :class:`~allocator.errors.ConfigError` that names the key's full
+path. The canonical hash is the SHA-256 of the validated model as canonical JSON, so formatting,
+comments and key order do not change it, but every value does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from ._model import Sourced, StrictModel
+from .allocate.config import AllocationConfig
+from .data.config import DataConfig
+from .errors import ConfigError
+from .index.config import IndexConfig, UncertaintyConfig
+from .provenance import canonical_json, sha256_bytes
+from .waves import WavesConfig
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class OutputConfig(StrictModel):
+    """What a run writes, and where.
+
+    Parameters
+    ----------
+    dir : str
+        Parent folder of run directories, relative to the project root, and inside it. The
+        command line's ``--out DIR`` overrides it with any folder the user names explicitly.
+    map, static_maps, excel, gpkg : bool
+        Write ``map.html``, the PNG/PDF twins, ``allocation.xlsx`` and ``allocation.gpkg``.
+    model_format : {"lp", "mps"}
+        Format of the exported optimisation model.
+    hex_cartogram : bool
+        Also draw the static maps on the House of Commons Library hex cartogram.
+    """
+
+    dir: str = "outputs"
+    map: bool = True
+    static_maps: bool = True
+    excel: bool = True
+    gpkg: bool = True
+    model_format: Literal["lp", "mps"] = "lp"
+    hex_cartogram: bool = True
+
+    @field_validator("dir")
+    @classmethod
+    def _inside_project(cls, v: str) -> str:
+        p = Path(v)
+        if p.is_absolute() or ".." in p.parts:
+            raise ValueError(
+                f"output.dir must be a folder inside the project (got {v!r}); to write elsewhere "
+                "pass --out DIR on the command line"
+            )
+        return v
+
+
+class RunConfig(StrictModel, Sourced):
+    """A whole run: data, index, uncertainty, waves, allocation and outputs.
+
+    Parameters
+    ----------
+    name : str
+        Short lowercase identifier used in run directory names (``a-z0-9._-``).
+    title : str, optional
+        Human title shown on outputs.
+    description : str, optional
+        What this scenario is for.
+    """
+
+    name: str
+    title: str | None = None
+    description: str | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    index: IndexConfig
+    uncertainty: UncertaintyConfig
+    waves: WavesConfig = Field(default_factory=WavesConfig)
+    allocation: AllocationConfig
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(
+                f"name must be 1-64 characters of lowercase letters, digits, '.', '_' or '-', "
+                f"starting with a letter or digit (got {v!r})"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _years_agree(self) -> RunConfig:
+        labels = list(self.waves.labels)
+        years = list(self.allocation.years)
+        if labels[: len(years)] != years[: len(labels)]:
+            raise ValueError(
+                f"waves.labels {labels} must name the allocation years in order {years}: wave k "
+                "starts in year k"
+            )
+        return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The validated config as plain JSON-able data (paths as strings)."""
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON of the validated config."""
+        return sha256_bytes(canonical_json(self.canonical()).encode("utf-8"))
+
+    def to_yaml(self) -> str:
+        """The fully resolved config as YAML (what a run directory stores for replay)."""
+        return yaml.safe_dump(self.canonical(), sort_keys=True, allow_unicode=True, width=100)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe loader that rejects duplicate keys instead of silently keeping the last one."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in mapping:
+            raise ConfigError(
+                f"duplicate key {key!r} at line {key_node.start_mark.line + 1}, column "
+                f"{key_node.start_mark.column + 1}"
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+    if doc is None:
+        raise ConfigError(f"{path}: the config file is empty")
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of keys, got {type(doc).__name__}")
+    return doc
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``over`` into ``base``: mappings key by key, anything else replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def read_config_document(path: str | os.PathLike[str], _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a config file and resolve its ``extends:`` chain into one document."""
+    p = Path(path).resolve()
+    if p in _seen:
+        chain = " -> ".join(str(s) for s in (*_seen, p))
+        raise ConfigError(f"config 'extends' loops: {chain}")
+    doc = _read_yaml(p)
+    parent = doc.pop("extends", None)
+    if parent is None:
+        return doc
+    if not isinstance(parent, str):
+        raise ConfigError(f"{p}: 'extends' must be a file path, got {parent!r}")
+    base = read_config_document(p.parent / parent, (*_seen, p))
+    return deep_merge(base, doc)
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One paragraph naming every offending key by its full path."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = _format_loc(loc)
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{path}'")
+        elif err["type"] == "missing":
+            lines.append(f"missing required key '{path}'")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"'{path}': {msg} (got {err.get('input')!r})")
+    n = len(lines)
+    return f"{source}: {n} problem{'s' if n != 1 else ''} in the config: " + "; ".join(lines)
+
+
+def config_from_dict(doc: Mapping[str, Any], source: str = "config") -> RunConfig:
+    """Validate a config document (already merged) into a :class:`RunConfig`."""
+    try:
+        return RunConfig.model_validate(dict(doc))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> RunConfig:
+    """Load, merge (``extends:``) and validate a YAML config file.
+
+    Parameters
+    ----------
+    path : path-like
+        The YAML file.
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ConfigError
+        Malformed YAML, duplicate or unknown keys, wrong types or impossible values; the message
+        names the file and each key's path.
+    """
+    doc = read_config_document(path)
+    return config_from_dict(doc, source=str(path))

@@ -1,0 +1,239 @@
+"""Replay, diff and explain: what an auditor does with a published run directory.
+
+* :func:`replay` re-runs a run from its recorded config into a temporary folder and compares every
+  output byte for byte with the published files and with the manifest's hashes. The report says
+  which input files changed, which versions differ, which published file was edited after the
+  run, which config values changed, and which allocation cells differ and by how much.
+* :func:`diff_runs` lists gainers and losers in pounds and wave moves between two runs.
+* :func:`explain_la` tells one LA's waterfall in words.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+from .provenance import (
+    MANIFEST_NAME,
+    Manifest,
+    cell_changes,
+    collect_versions,
+    dict_changes,
+    hash_changes,
+    sha256_file,
+    version_changes,
+)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a run's CSV table, skipping the leading ``#`` provenance lines."""
+    if not path.is_file():
+        raise DataError("file not found in the run directory", file=path)
+    with open(path, encoding="utf-8") as fh:
+        skip = 0
+        for line in fh:
+            if line.startswith("#"):
+                skip += 1
+            else:
+                break
+    return pd.read_csv(path, skiprows=skip, dtype={"code": str}, keep_default_na=False, na_values=[""])
+
+
+@dataclass
+class ReplayReport:
+    """Outcome of a replay: ``ok`` is True only when every output is byte-identical."""
+
+    run_dir: Path
+    ok: bool
+    differences: list[str] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        """Human-readable report."""
+        head = (
+            f"replay of {self.run_dir}: every output is byte-identical to the published run"
+            if self.ok
+            else f"replay of {self.run_dir}: DIFFERS from the published run"
+        )
+        lines = [head]
+        if self.differences:
+            lines.append("What differs:")
+            lines.extend(f"- {d}" for d in self.differences)
+        if self.info:
+            lines.append("Also noted:")
+            lines.extend(f"- {i}" for i in self.info)
+        return "\n".join(lines)
+
+
+def replay(manifest_path: str | Path, data_dir: str | Path | None = None) -> ReplayReport:
+    """Re-run a published run and compare it with what was published.
+
+    Parameters
+    ----------
+    manifest_path : path-like
+        ``manifest.json`` of the run (or its run directory).
+    data_dir : path-like, optional
+        Folder with the source files (default resolution as for ``run``).
+
+    Returns
+    -------
+    ReplayReport
+    """
+    from .config import config_from_dict, read_config_document
+    from .pipeline import run as run_pipeline
+
+    manifest_file = Path(manifest_path)
+    if manifest_file.is_dir():
+        manifest_file = manifest_file / MANIFEST_NAME
+    manifest = Manifest.read(manifest_file)
+    run_dir = manifest_file.parent
+    differences: list[str] = []
+    info: list[str] = []
+
+    # 1. Published files edited (or removed, or added) after the run.
+    published_now = {
+        name: sha256_file(run_dir / name) for name in manifest.outputs if (run_dir / name).is_file()
+    }
+    for line in hash_changes(manifest.outputs, published_now, "published file"):
+        differences.append(line.replace("now", "on disk now") + " (edited after the run)")
+
+    # 2. The recorded config, and any change to it.
+    config_path = run_dir / manifest.config_file
+    doc = read_config_document(config_path)
+    cfg = config_from_dict(doc, source=str(config_path))
+    if cfg.hash() != manifest.config_hash:
+        changes = dict_changes(manifest.config or {}, cfg.canonical()) if manifest.config else []
+        detail = "; ".join(changes) if changes else "(the manifest holds no copy to compare)"
+        differences.append(f"config {manifest.config_file} differs from the one recorded: {detail}")
+
+    # 3. Versions.
+    vchanges = version_changes(manifest.versions, collect_versions())
+    info.extend(vchanges)
+
+    # 4. Re-run into a temporary folder and compare.
+    with tempfile.TemporaryDirectory(prefix="allocator-replay-") as tmp:
+        result = run_pipeline(cfg, data_dir=data_dir, progress=False, verify_hashes=False)
+        differences.extend(
+            f"{line} (the source data changed since the run)"
+            for line in hash_changes(manifest.inputs, result.inputs, "input file")
+        )
+        new_dir = result.write(Path(tmp))
+        new_manifest = Manifest.read(new_dir / MANIFEST_NAME)
+        for name in sorted(set(manifest.outputs) | set(new_manifest.outputs)):
+            old, new = manifest.outputs.get(name), new_manifest.outputs.get(name)
+            if old != new:
+                differences.append(
+                    f"output {name}: replay gives sha256 {str(new)[:12]}..., manifest records "
+                    f"{str(old)[:12]}..."
+                )
+        if (run_dir / "allocation.csv").is_file():
+            cells = cell_changes(
+                read_table(run_dir / "allocation.csv"), read_table(new_dir / "allocation.csv")
+            )
+            differences.extend(f"allocation.csv: {c}" for c in cells)
+        if new_manifest.solver != manifest.solver:
+            differences.extend(f"solver {c}" for c in dict_changes(manifest.solver, new_manifest.solver))
+    if vchanges and differences:
+        info.append("dependency versions differ from the manifest: they may explain the differences")
+    return ReplayReport(run_dir=run_dir, ok=not differences, differences=differences, info=info)
+
+
+@dataclass
+class RunDiff:
+    """Differences between two runs' allocations and waves."""
+
+    run_a: Path
+    run_b: Path
+    changes: pd.DataFrame
+    year_totals: pd.DataFrame
+    wave_moves: pd.DataFrame
+
+    def to_text(self, top: int = 10) -> str:
+        """Gainers, losers and wave moves as text."""
+        ch = self.changes
+        lines = [f"diff {self.run_a.name} -> {self.run_b.name}"]
+        lines.append("Totals by year (pounds):")
+        for _, r in self.year_totals.iterrows():
+            lines.append(f"  {r['column']}: {int(r['a']):,} -> {int(r['b']):,} ({int(r['change']):+,})")
+        moved = int((ch["change"] != 0).sum())
+        lines.append(f"{moved} of {len(ch)} LAs change total allocation.")
+        gain = ch[ch["change"] > 0].sort_values(["change", "code"], ascending=[False, True]).head(top)
+        lose = ch[ch["change"] < 0].sort_values(["change", "code"], ascending=[True, True]).head(top)
+        if len(gain):
+            lines.append(f"Largest gainers (top {len(gain)}):")
+            lines.extend(
+                f"  {r.code} {r.name}: £{int(r.total_a):,} -> £{int(r.total_b):,} ({int(r.change):+,})"
+                for r in gain.itertuples()
+            )
+        if len(lose):
+            lines.append(f"Largest losers (top {len(lose)}):")
+            lines.extend(
+                f"  {r.code} {r.name}: £{int(r.total_a):,} -> £{int(r.total_b):,} ({int(r.change):+,})"
+                for r in lose.itertuples()
+            )
+        if len(self.wave_moves):
+            lines.append(f"Wave moves ({len(self.wave_moves)}):")
+            lines.extend(
+                f"  {r.code} {r.name}: wave {r.wave_a} -> wave {r.wave_b}"
+                for r in self.wave_moves.itertuples()
+            )
+        else:
+            lines.append("No LA changes wave.")
+        return "\n".join(lines)
+
+
+def _check_run_dir(path: Path) -> Path:
+    if not (path / "allocation.csv").is_file():
+        raise DataError("not a run directory (no allocation.csv)", file=path)
+    return path
+
+
+def diff_runs(run_a: str | Path, run_b: str | Path) -> RunDiff:
+    """Compare two run directories: pounds per LA, totals by year, wave moves."""
+    a_dir, b_dir = _check_run_dir(Path(run_a)), _check_run_dir(Path(run_b))
+    a, b = read_table(a_dir / "allocation.csv"), read_table(b_dir / "allocation.csv")
+    merged = a[["code", "name", "wave", "total"]].merge(
+        b[["code", "wave", "total"]], on="code", how="outer", suffixes=("_a", "_b")
+    )
+    merged["name"] = merged["name"].fillna("")
+    merged[["total_a", "total_b"]] = merged[["total_a", "total_b"]].fillna(0).astype("int64")
+    merged["change"] = merged["total_b"] - merged["total_a"]
+    total_cols = sorted(
+        {c for c in a.columns if c.startswith("total_")} | {c for c in b.columns if c.startswith("total_")}
+    ) + ["total"]
+    year_totals = pd.DataFrame(
+        [
+            {
+                "column": c,
+                "a": int(a[c].sum()) if c in a else 0,
+                "b": int(b[c].sum()) if c in b else 0,
+            }
+            for c in total_cols
+        ]
+    )
+    year_totals["change"] = year_totals["b"] - year_totals["a"]
+    moves = merged[merged["wave_a"] != merged["wave_b"]][["code", "name", "wave_a", "wave_b"]]
+    return RunDiff(a_dir, b_dir, merged.sort_values("code").reset_index(drop=True), year_totals, moves)
+
+
+def find_la(table: pd.DataFrame, la: str) -> pd.Series:
+    """Find one LA by ONS code or (case-insensitive) name; errors suggest close matches."""
+    key = la.strip()
+    hit = table[table["code"].str.upper() == key.upper()]
+    if hit.empty:
+        hit = table[table["name"].str.casefold() == key.casefold()]
+    if hit.empty:
+        hit = table[table["name"].str.casefold().str.contains(key.casefold(), regex=False)]
+    if len(hit) == 1:
+        return hit.iloc[0]
+    if len(hit) > 1:
+        names = ", ".join(f"{r.name} ({r.code})" for r in hit.itertuples())
+        raise DataError(f"'{la}' matches several LAs: {names}; give the ONS code")
+    close = difflib.get_close_matches(key, table["name"].tolist(), n=3, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise DataError(f"no LA with code or name '{la}' in this run.{hint}")

@@ -1,0 +1,1 @@
+"""Run outputs: tables (CSV, Excel, GeoPackage), the map, static figures and the summary."""

@@ -1,0 +1,170 @@
+"""Tables a person reads: CSV, Excel and GeoPackage, written with deterministic bytes.
+
+Text cells that a spreadsheet would evaluate as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+tab or carriage return) are neutralised: in CSV they get a leading apostrophe (the OWASP advice),
+in Excel they are stored as plain strings with the quote-prefix style, so they show as text and
+never run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FIXED_DATETIME = dt.datetime(2000, 1, 1, 0, 0, 0)
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def neutralise_text(value: object) -> object:
+    """Prefix an apostrophe to a string a spreadsheet would evaluate as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype)
+    ]
+
+
+def write_csv(frame: pd.DataFrame, path: Path, *, float_format: str = "%.6g") -> Path:
+    """Write ``frame`` as UTF-8 CSV with ``\\n`` line ends, formula-neutralised text, no index."""
+    out = frame.copy()
+    for c in _text_columns(out):
+        out[c] = out[c].map(neutralise_text)
+    if "geometry" in out.columns:
+        out = pd.DataFrame(out.drop(columns="geometry"))
+    out.to_csv(path, index=False, lineterminator="\n", float_format=float_format, encoding="utf-8")
+    return path
+
+
+def _normalise_zip(path: Path) -> None:
+    """Rewrite a zip (xlsx) with fixed timestamps and a fixed member order: same bytes every run."""
+    with zipfile.ZipFile(path) as zin:
+        members = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zout.writestr(info, data)
+    path.write_bytes(buf.getvalue())
+
+
+def write_xlsx(
+    sheets: Sequence[tuple[str, pd.DataFrame]],
+    notes: Sequence[tuple[str, str]],
+    path: Path,
+    *,
+    title: str,
+    money_columns: Sequence[str] = (),
+) -> Path:
+    """Write a publication workbook: data sheets then a ``notes`` sheet.
+
+    Parameters
+    ----------
+    sheets : sequence of (name, DataFrame)
+        Data sheets in order. Integer money columns get a ``£#,##0`` format.
+    notes : sequence of (label, text)
+        Rows of the notes sheet (sources, data years, licence attribution, run hash...).
+    path : pathlib.Path
+        Destination ``.xlsx``.
+    title : str
+        Workbook title (document properties).
+    money_columns : sequence of str
+        Columns formatted as whole pounds.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    money = set(money_columns)
+
+    def put(ws, row: int, col: int, value: object):  # type: ignore[no-untyped-def]
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not np.isfinite(value):
+            value = None
+        cell = ws.cell(row=row, column=col)
+        if isinstance(value, str):
+            cell.value = value
+            cell.data_type = "s"  # never a formula, whatever the text starts with
+            if value.startswith(FORMULA_PREFIXES):
+                cell.quotePrefix = True
+        else:
+            cell.value = value
+        return cell
+
+    for sheet_name, frame in sheets:
+        ws = wb.create_sheet(sheet_name[:31])
+        cols = [c for c in frame.columns if c != "geometry"]
+        for j, c in enumerate(cols, start=1):
+            put(ws, 1, j, c).font = Font(bold=True)
+            ws.column_dimensions[get_column_letter(j)].width = max(10, min(40, len(str(c)) + 2))
+        values = frame[cols].to_numpy(dtype=object)
+        for i, row in enumerate(values, start=2):
+            for j, v in enumerate(row, start=1):
+                cell = put(ws, i, j, v)
+                if cols[j - 1] in money:
+                    cell.number_format = "£#,##0"
+        ws.freeze_panes = "A2"
+
+    ws = wb.create_sheet("notes")
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["B"].width = 120
+    for i, (label, text) in enumerate(notes, start=1):
+        put(ws, i, 1, label).font = Font(bold=True)
+        put(ws, i, 2, text).alignment = Alignment(wrap_text=True, vertical="top")
+
+    props = wb.properties
+    props.title = title
+    props.creator = "allocator"
+    props.lastModifiedBy = "allocator"
+    props.created = _FIXED_DATETIME
+    props.modified = _FIXED_DATETIME
+    wb.save(path)
+    _pin_core_dates(path)
+    _normalise_zip(path)
+    return path
+
+
+def _pin_core_dates(path: Path) -> None:
+    """openpyxl stamps ``modified`` with the save time; pin it so the bytes are reproducible."""
+    import re
+
+    with zipfile.ZipFile(path) as zin:
+        members = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
+    fixed = _FIXED_DATETIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = []
+    for name, data in members:
+        if name == "docProps/core.xml":
+            data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + fixed + rb"\2", data)
+        out.append((name, data))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in out:
+            zout.writestr(zipfile.ZipInfo(name, date_time=_ZIP_DATE), data)
+
+
+def write_gpkg(frame, path: Path, layer: str = "allocation") -> Path:  # type: ignore[no-untyped-def]
+    """Write a GeoDataFrame as GeoPackage with GDAL's timestamps pinned (reproducible bytes)."""
+    import pyogrio
+
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+    try:
+        frame.to_file(path, driver="GPKG", layer=layer, engine="pyogrio")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+    return path
