@@ -1,0 +1,252 @@
+"""``run()``: the one place the steps are put in order.
+
+data -> need index (+ Monte Carlo) -> waves -> allocation -> outputs. A notebook calls the same
+functions the command line does::
+
+    from allocator import load_config, run
+    result = run(load_config("configs/ssmtrg-2022-25.yaml"))
+    result.allocation          # DataFrame, whole pounds
+    result.index               # ranks, 5-95% intervals, P(wave 1)
+    result.write("outputs/")   # run directory + manifest
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from .config import RunConfig
+from .data import AreaData, load_areas
+from .errors import OutputError
+from .paths import REPO_ROOT, resolve_data_dir
+from .provenance import MANIFEST_NAME, Manifest, collect_versions, run_hash, sha256_file
+
+ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right 2021. Contains public sector "
+    "information licensed under the Open Government Licence v3.0 (ONS, MHCLG/DLUHC). "
+    "Source: Office for National Statistics licensed under the Open Government Licence v3.0."
+)
+
+
+def _progress(enabled: bool, message: str) -> None:
+    if enabled:
+        import click
+
+        click.echo(f"  {message}", err=True)
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced, in memory. :meth:`write` makes the run directory.
+
+    Attributes
+    ----------
+    config : RunConfig
+    config_hash : str
+    areas : AreaData
+        The areas table with its sources, notes and flags.
+    index : DataFrame
+        One row per LA: indicators raw/normalised/contributions, score, rank, wave, rank
+        interval, P(wave 1), P(wave <= 2), borderline, flags.
+    allocation : DataFrame
+        Publication table in whole pounds.
+    explain : DataFrame
+        Per LA x stream x year waterfall.
+    checks : dict
+        The strategy's own sanity checks (reported, not forced).
+    notes : list of str
+        Statements every output repeats (missing indicators, imputations).
+    inputs : dict
+        SHA-256 of every input file, by path relative to the data directory.
+    """
+
+    config: RunConfig
+    config_hash: str
+    areas: AreaData
+    index: pd.DataFrame
+    allocation: pd.DataFrame
+    explain: pd.DataFrame
+    checks: dict[str, Any]
+    notes: list[str]
+    inputs: dict[str, str]
+    solver: dict[str, Any]
+    problem: Any = field(repr=False)
+    data_dir: Path | None = None
+    overrides: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    @property
+    def run_hash(self) -> str:
+        """Hash of the config together with every input file."""
+        return run_hash(self.config_hash, self.inputs)
+
+    @property
+    def streams(self) -> list[str]:
+        return list(self.config.allocation.streams)
+
+    @property
+    def years(self) -> list[str]:
+        return self.config.allocation.resolved_years()
+
+    def headline(self) -> str:
+        """One line per year: the totals, so a user sees the budgets were met."""
+        parts = []
+        for y in self.years:
+            col = f"total_{y.replace('-', '_')}"
+            parts.append(f"{y} £{int(self.allocation[col].sum()):,}")
+        waves = self.allocation["wave"].value_counts().sort_index()
+        sizes = "/".join(str(int(v)) for v in waves.to_numpy())
+        return f"{self.config.name}: {len(self.allocation)} LAs, waves {sizes}; " + ", ".join(parts)
+
+    def sources(self) -> list[str]:
+        """One line per source file with its publisher and period."""
+        lines = []
+        for s in self.areas.sources:
+            period = f" ({s['period']})" if s.get("period") else ""
+            lines.append(f"{s.get('publisher', '')}: {s.get('title', s.get('path'))}{period}".strip(": "))
+        return lines
+
+    def map_frame(self) -> gpd.GeoDataFrame:
+        """One row per LA with what the map and figures show (EPSG:27700)."""
+        from .report.frames import map_frame
+
+        return map_frame(self)
+
+    def default_name(self) -> str:
+        """``<date>-<config name>-<short run hash>`` for the run directory."""
+        return f"{dt.date.today().isoformat()}-{self.config.name}-{self.run_hash[:8]}"
+
+    def write(self, parent: str | os.PathLike[str], *, name: str | None = None) -> Path:
+        """Write the run directory atomically under ``parent`` and return its path."""
+        from .report.write import write_run
+
+        return write_run(self, Path(parent), name or self.default_name())
+
+
+def output_parent(config: RunConfig, out: str | os.PathLike[str] | None = None) -> Path:
+    """Folder that receives run directories: ``--out`` if given, else the config's ``output.dir``."""
+    if out is not None:
+        return Path(out)
+    base = REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else Path.cwd()
+    target = (base / config.output.dir).resolve()
+    if base.resolve() not in target.parents and target != base.resolve():
+        raise OutputError(f"output.dir {config.output.dir!r} resolves outside the project ({target})")
+    return target
+
+
+def prepare(config: RunConfig, data_dir: str | os.PathLike[str] | None = None, *, verify_hashes: bool | None = None) -> tuple[Path, AreaData]:
+    """Resolve the data directory and load the areas table for ``config``."""
+    root = resolve_data_dir(data_dir)
+    data_cfg = config.data
+    if verify_hashes is not None:
+        data_cfg = data_cfg.model_copy(update={"verify_hashes": verify_hashes})
+    return root, load_areas(data_cfg, root)
+
+
+def run(
+    config: RunConfig,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = False,
+    verify_hashes: bool | None = None,
+) -> RunResult:
+    """Run the whole pipeline in memory.
+
+    Parameters
+    ----------
+    config : RunConfig
+        A validated config (see :func:`allocator.config.load_config`).
+    data_dir : path-like, optional
+        Folder with the official source files (see :func:`allocator.paths.resolve_data_dir`).
+    progress : bool
+        Print progress lines and show the Monte Carlo progress bar.
+    verify_hashes : bool, optional
+        Override ``config.data.verify_hashes`` without changing the config (used by replay,
+        which reports changed inputs itself).
+
+    Returns
+    -------
+    RunResult
+    """
+    from .allocate import AllocationProblem
+    from .index import NeedIndex, RankUncertainty, index_table, strategy_checks
+    from .waves import Waves
+
+    _progress(progress, "loading and checking the source data")
+    root, areas = prepare(config, data_dir, verify_hashes=verify_hashes)
+    frame = areas.frame
+
+    _progress(progress, "building the need index")
+    need = NeedIndex(config.index, tie_break=config.waves.tie_break).fit(frame)
+    waves = Waves(config.waves).fit(need)
+    unc = None
+    if config.uncertainty.enabled:
+        _progress(progress, f"Monte Carlo: {config.uncertainty.draws:,} draws")
+        unc = RankUncertainty(
+            config.index, config.uncertainty, config.waves, progress=progress
+        ).fit(frame)
+    table = index_table(need, waves, unc)
+    checks = strategy_checks(frame.merge(table[["code", "wave"]], on="code"))
+
+    _progress(progress, "solving the allocation")
+    alloc_in = pd.DataFrame(frame.drop(columns="geometry")).merge(
+        table[["code", "need_factor", "wave"]], on="code"
+    )
+    problem = AllocationProblem.from_config(config.allocation, alloc_in, base_dir=root).solve()
+    problem.verify()
+
+    notes = list(dict.fromkeys([*areas.notes, *need.notes_]))
+    inputs = {s["path"]: s["sha256"] for s in areas.sources}
+    solver = problem.solver_summary()
+    return RunResult(
+        config=config,
+        config_hash=config.hash(),
+        areas=areas,
+        index=table,
+        allocation=problem.allocation_,
+        explain=problem.explain_,
+        checks=checks,
+        notes=notes,
+        inputs=inputs,
+        solver=solver,
+        problem=problem,
+        data_dir=root,
+        overrides=waves.overrides_,
+    )
+
+
+def validate(config: RunConfig, data_dir: str | os.PathLike[str] | None = None) -> str:
+    """Check a config and its data, and presolve the allocation, without solving.
+
+    Returns a short report; raises an :class:`~allocator.errors.AllocatorError` on the first
+    problem.
+    """
+    from .allocate import AllocationProblem
+    from .index import NeedIndex
+    from .waves import Waves
+
+    root, areas = prepare(config, data_dir)
+    need = NeedIndex(config.index, tie_break=config.waves.tie_break).fit(areas.frame)
+    waves = Waves(config.waves).fit(need)
+    alloc_in = pd.DataFrame(areas.frame.drop(columns="geometry")).merge(
+        pd.DataFrame({"code": need.score_.index, "need_factor": need.need_factor_.to_numpy()}),
+        on="code",
+    ).merge(waves.wave_.reset_index(), on="code")
+    problem = AllocationProblem.from_config(config.allocation, alloc_in, base_dir=root)
+    problem.presolve()
+    lines = [
+        f"config {config.name} is valid (sha256 {config.hash()[:16]})",
+        f"data: {len(areas.frame)} LAs from {root}",
+        f"waves: {'/'.join(str(s) for s in waves.sizes_)}; overrides: {len(waves.overrides_)}",
+        "allocation set-up passes every presolve check",
+    ]
+    lines.extend(f"note: {n}" for n in dict.fromkeys([*areas.notes, *need.notes_]))
+    return "\n".join(lines)
+
+
+__all__ = ["RunResult", "run", "validate", "output_parent", "MANIFEST_NAME", "Manifest", "collect_versions", "sha256_file"]

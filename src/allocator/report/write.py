@@ -1,0 +1,140 @@
+"""Write a run directory: every table, the map, figures, summary, model and manifest.
+
+Everything is written into a temporary folder and renamed into place at the end
+(:func:`allocator.rundir.atomic_run_dir`); the manifest is written last and hashes every other
+file. No file holds a date or a timing, so a replay reproduces every byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..provenance import MANIFEST_NAME, Manifest, collect_versions, hash_tree
+from ..rundir import atomic_run_dir
+from .summary import money_columns, render_summary
+from .tables import write_csv, write_gpkg, write_xlsx
+
+if TYPE_CHECKING:
+    from ..pipeline import RunResult
+
+
+def provenance_lines(result: RunResult) -> list[str]:
+    """The lines every table a person reads starts with: run, sources, caveats, licence."""
+    from ..pipeline import ATTRIBUTION
+
+    lines = [
+        f"allocator run of config '{result.config.name}' (config sha256 {result.config_hash[:16]}, "
+        f"run hash {result.run_hash[:16]})",
+    ]
+    lines += [f"Source: {s}" for s in result.sources()]
+    lines += [f"Note: {n}" for n in result.notes]
+    lines.append(f"Licence: {ATTRIBUTION}")
+    return lines
+
+
+def _write_commented_csv(frame, path: Path, header: list[str]) -> None:  # type: ignore[no-untyped-def]
+    write_csv(frame, path)
+    body = path.read_text(encoding="utf-8")
+    head = "".join("# " + h.replace("\n", " ") + "\n" for h in header)
+    path.write_text(head + body, encoding="utf-8")
+
+
+def write_run(result: RunResult, parent: Path, name: str) -> Path:
+    """Write ``result`` as a new run directory under ``parent``; return its path."""
+    from ..pipeline import ATTRIBUTION
+
+    cfg = result.config
+    out_cfg = cfg.output
+    header = provenance_lines(result)
+    streams, years = result.streams, result.years
+    money = money_columns(result.allocation, streams, years) + [
+        f"total_{y.replace('-', '_')}" for y in years
+    ] + ["total"]
+    mframe = result.map_frame()
+
+    with atomic_run_dir(parent, name) as (tmp, final):
+        (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+        _write_commented_csv(result.allocation, tmp / "allocation.csv", header)
+        _write_commented_csv(result.index, tmp / "index.csv", header)
+        _write_commented_csv(result.explain, tmp / "explain.csv", header)
+        if out_cfg.excel:
+            notes = [("Title", cfg.title or cfg.name), ("Config", f"{cfg.name} (sha256 {result.config_hash})"), ("Run hash", result.run_hash)]
+            notes += [("Source", s) for s in result.sources()]
+            notes += [("Note", n) for n in result.notes]
+            for sname, scfg in cfg.allocation.streams.items():
+                if scfg.source:
+                    notes.append((f"Stream {sname}", scfg.source))
+            notes.append(("Units", "Whole pounds (GBP); each stream-year sums exactly to its budget"))
+            notes.append(("Licence", ATTRIBUTION))
+            write_xlsx(
+                [("allocation", result.allocation), ("index", result.index)],
+                notes,
+                tmp / "allocation.xlsx",
+                title=cfg.title or cfg.name,
+                money_columns=money,
+            )
+        if out_cfg.gpkg:
+            write_gpkg(mframe, tmp / "allocation.gpkg")
+        result.problem.write_model(tmp / f"model.{out_cfg.model_format}")
+        if out_cfg.map or out_cfg.static_maps:
+            from .map import MapMeta
+
+            meta = MapMeta(
+                config_name=cfg.name,
+                config_hash=result.config_hash,
+                streams=streams,
+                years=years,
+                sources=result.sources(),
+                attribution=ATTRIBUTION,
+                notes=result.notes,
+            )
+            if out_cfg.map:
+                from .map import write_map
+
+                write_map(mframe, meta, tmp / "map.html")
+            if out_cfg.static_maps:
+                from .static import write_static_maps
+
+                write_static_maps(mframe, meta, tmp, hex_path=_hex_path(result) if out_cfg.hex_cartogram else None)
+        summary = render_summary(
+            title=cfg.title or cfg.name,
+            config_name=cfg.name,
+            config_hash=result.config_hash,
+            run_hash=result.run_hash,
+            allocation=result.allocation.merge(mframe[["code", "per_head"]], on="code") if "per_head" not in result.allocation else result.allocation,
+            index=result.index,
+            streams=streams,
+            years=years,
+            wave_labels=list(cfg.waves.labels),
+            checks=result.checks,
+            sources=result.sources(),
+            notes=result.notes,
+            flags=result.areas.flags,
+            index_notes=[],
+            solver=result.solver,
+            attribution=ATTRIBUTION,
+        )
+        (tmp / "summary.md").write_text(summary, encoding="utf-8")
+        manifest = Manifest(
+            config_name=cfg.name,
+            config_hash=result.config_hash,
+            run_hash=result.run_hash,
+            seed=cfg.uncertainty.seed,
+            inputs=dict(result.inputs),
+            outputs=hash_tree(tmp),
+            versions=collect_versions(),
+            solver=dict(result.solver),
+            data_notes=list(result.notes),
+            config=cfg.canonical(),
+        )
+        (tmp / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    return final[0]
+
+
+def _hex_path(result: RunResult) -> Path | None:
+    """The House of Commons Library hex cartogram in the run's data folder, if present."""
+    if result.data_dir is None:
+        return None
+    p = result.data_dir / "hex_cartogram_utla" / "LocalAuthorities-uppertier.gpkg"
+    return p if p.is_file() else None
