@@ -67,7 +67,7 @@ class OutputConfig(StrictModel):
         return v
 
 
-class RunConfig(StrictModel, Sourced):
+class RunConfig(Sourced):
     """A whole run: data, index, uncertainty, waves, allocation and outputs.
 
     Parameters
@@ -103,7 +103,7 @@ class RunConfig(StrictModel, Sourced):
     @model_validator(mode="after")
     def _years_agree(self) -> RunConfig:
         labels = list(self.waves.labels)
-        years = list(self.allocation.years)
+        years = self.allocation.resolved_years()
         if labels[: len(years)] != years[: len(labels)]:
             raise ValueError(
                 f"waves.labels {labels} must name the allocation years in order {years}: wave k "
