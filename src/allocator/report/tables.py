@@ -37,7 +37,7 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def write_csv(frame: pd.DataFrame, path: Path, *, float_format: str = "%.6g") -> Path:
+def write_csv(frame: pd.DataFrame, path: Path, *, float_format: str = "%.12g") -> Path:
     """Write ``frame`` as UTF-8 CSV with ``\\n`` line ends, formula-neutralised text, no index."""
     out = frame.copy()
     for c in _text_columns(out):

@@ -1,0 +1,337 @@
+"""Static twins of the map for briefing packs: PNG and PDF, drawn with matplotlib (Agg).
+
+:func:`write_static_maps` draws the delivery-wave map and the pounds-per-head map, each with a
+title, a legend, a London inset and, at the foot of the figure, the configuration, data sources,
+licence attribution and caveats. The colour classes are the same as the interactive map's
+(:func:`allocator.report.map.map_scales`). Given the House of Commons Library hex cartogram
+(``hex_cartogram_utla/*.gpkg``), it also draws hex versions, matched to the LAs by code; codes
+that do not match are listed on the figure and returned by :func:`match_hexes`.
+
+Output bytes are deterministic: PDF creation dates are not written.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")  # noqa: E402  (before pyplot; static maps never need a display)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pyogrio  # noqa: E402
+import shapely  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from ..errors import DataError, OutputError  # noqa: E402
+from .map import (  # noqa: E402
+    METRIC_CRS,
+    NA_COLOR,
+    MapMeta,
+    Scale,
+    fmt_pounds,
+    map_scales,
+    validate_frame,
+)
+
+log = logging.getLogger(__name__)
+
+HEX_CODE_COLUMN = "cua-code"
+HEX_ATTRIBUTION = (
+    "Hex cartogram: House of Commons Library, Open Parliament Licence v3.0. "
+    "Hexes are equal-area display shapes, not real geography."
+)
+FORMATS = ("png", "pdf")
+_SAVE_METADATA = {
+    "png": {"Software": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+}
+
+
+@dataclass
+class HexMatch:
+    """Result of matching a frame to hex cartogram shapes.
+
+    Attributes
+    ----------
+    frame : GeoDataFrame
+        The frame's rows that have a hex, with the hex as geometry (EPSG:27700).
+    missing_hex : list of str
+        Frame codes with no hex (not drawn).
+    unused_hex : list of str
+        English hex codes (E06/E08/E09/E10) with no row in the frame.
+    layer : str
+        The GeoPackage layer used.
+    """
+
+    frame: gpd.GeoDataFrame
+    missing_hex: list[str]
+    unused_hex: list[str]
+    layer: str
+
+
+def _pick_hex_layer(path: Path, layer: str | None) -> str:
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises its own DataSourceError types
+        raise DataError(f"cannot read hex cartogram: {exc}", file=path) from exc
+    if layer is not None:
+        if layer not in names:
+            raise DataError(f"no layer {layer!r}; layers are {', '.join(names)}", file=path)
+        return layer
+    utla = sorted(n for n in names if "UTLA-" in n)
+    for want in ("UTLA-2021", "UTLA-2023"):
+        hits = [n for n in utla if n.endswith(want)]
+        if hits:
+            return hits[0]
+    if not utla:
+        raise DataError(f"no UTLA layer among {', '.join(names)}", file=path)
+    return utla[-1]
+
+
+def match_hexes(
+    frame: gpd.GeoDataFrame,
+    hex_path: Path,
+    *,
+    layer: str | None = None,
+    code_column: str = HEX_CODE_COLUMN,
+) -> HexMatch:
+    """Put each LA of ``frame`` on its hex by code.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        One row per LA with a ``code`` column.
+    hex_path : pathlib.Path
+        A House of Commons Library upper-tier hex cartogram GeoPackage.
+    layer : str, optional
+        Layer to read; default the 2021 UTLA layer (the grant's boundaries), else 2023.
+    code_column : str
+        Column of the hex layer holding GSS codes.
+
+    Raises
+    ------
+    DataError
+        If the file or layer cannot be read or has no ``code_column``.
+    """
+    hex_path = Path(hex_path)
+    name = _pick_hex_layer(hex_path, layer)
+    hexes = gpd.read_file(hex_path, layer=name)
+    if code_column not in hexes.columns:
+        raise DataError(f"layer {name!r} has no code column", file=hex_path, column=code_column)
+    hexes = hexes.to_crs(METRIC_CRS)
+    hexes["_code"] = hexes[code_column].astype(str)
+    codes = frame["code"].astype(str)
+    have = set(hexes["_code"])
+    missing = sorted(set(codes) - have)
+    english = hexes["_code"].str.match(r"^E(06|08|09|10)")
+    unused = sorted(set(hexes.loc[english, "_code"]) - set(codes))
+    hexes = hexes.drop_duplicates("_code")
+    # one outline per LA, not one per hex
+    merged = [shapely.union_all(shapely.get_parts(g)) for g in hexes.geometry.values]
+    geo = gpd.GeoSeries(merged, index=hexes["_code"].values, crs=METRIC_CRS)
+    rows = pd.DataFrame(frame.drop(columns=frame.geometry.name)).loc[codes.isin(have).values].copy()
+    out = gpd.GeoDataFrame(
+        rows, geometry=geo.reindex(rows["code"].astype(str)).values, crs=METRIC_CRS
+    )
+    if "LA-label" in hexes.columns:
+        labels = hexes.drop_duplicates("_code").set_index("_code")["LA-label"]
+        out["hex_label"] = labels.reindex(rows["code"].astype(str)).values
+    if missing:
+        log.warning(
+            "hex cartogram %s: %d LA(s) without a hex: %s",
+            hex_path,
+            len(missing),
+            ", ".join(missing),
+        )
+    return HexMatch(out.reset_index(drop=True), missing, unused, name)
+
+
+def _footer_text(meta: MapMeta, extra: Sequence[str] = ()) -> str:
+    lines = [
+        f"Configuration {meta.config_name} (hash {meta.config_hash}). "
+        f"Years {', '.join(meta.years)}.",
+    ]
+    if meta.sources:
+        lines.append("Sources: " + "; ".join(meta.sources) + ".")
+    lines += list(meta.notes)
+    lines += list(extra)
+    lines += meta.attribution_lines()
+    wrapped = [textwrap.fill(line, width=150) for line in lines]
+    return "\n".join(wrapped)
+
+
+def _draw(
+    geo: gpd.GeoDataFrame,
+    scale: Scale,
+    meta: MapMeta,
+    title: str,
+    subtitle: str,
+    *,
+    extra_notes: Sequence[str] = (),
+    inset_london: bool = True,
+    labels: pd.Series | None = None,
+) -> Figure:
+    fig = plt.figure(figsize=(8.27, 10.5), dpi=100)
+    ax = fig.add_axes((0.02, 0.14, 0.96, 0.76))
+    colors = [scale.color_of(int(k)) for k in scale.classes]
+    geo = geo.assign(_color=colors)
+    geo.plot(ax=ax, color=geo["_color"], edgecolor="#555555", linewidth=0.3)
+    if scale.outline_borderline and "borderline" in geo:
+        b = geo[geo["borderline"].astype(bool)]
+        if len(b):
+            b.boundary.plot(ax=ax, color="black", linewidth=1.4, linestyle="--")
+    if labels is not None:
+        for (_, row), lab in zip(geo.iterrows(), labels, strict=True):
+            if isinstance(lab, str) and lab.strip():
+                p = row.geometry.representative_point()
+                ax.annotate(
+                    lab,
+                    (p.x, p.y),
+                    ha="center",
+                    va="center",
+                    fontsize=4.5,
+                    color="#111111",
+                    path_effects=[patheffects.withStroke(linewidth=1.2, foreground="white")],
+                )
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    fig.text(0.03, 0.975, title, fontsize=15, fontweight="bold", va="top")
+    fig.text(0.03, 0.945, f"{meta.title}\n{subtitle}", fontsize=9, va="top", color="#333333")
+
+    handles = [
+        Patch(facecolor=c, edgecolor="#555555", label=f"{lab} ({n})")
+        for c, lab, n in zip(scale.colors, scale.labels, scale.counts, strict=True)
+    ]
+    if scale.n_missing:
+        handles.append(
+            Patch(facecolor=NA_COLOR, edgecolor="#555555", label=f"no data ({scale.n_missing})")
+        )
+    ax.legend(
+        handles=handles,
+        title=scale.title,
+        loc="upper left",
+        fontsize=8,
+        title_fontsize=9,
+        frameon=True,
+        framealpha=0.95,
+    )
+    if inset_london and "code" in geo:
+        london = geo[geo["code"].astype(str).str.startswith("E09")]
+        if len(london):
+            inset = fig.add_axes((0.70, 0.62, 0.27, 0.22))
+            london.plot(ax=inset, color=london["_color"], edgecolor="#555555", linewidth=0.3)
+            inset.set_xticks([])
+            inset.set_yticks([])
+            inset.set_xlabel("")
+            inset.set_ylabel("")
+            inset.set_aspect("equal")
+            inset.set_title("London", fontsize=8)
+    fig.text(
+        0.03,
+        0.01,
+        _footer_text(meta, extra_notes),
+        fontsize=5.8,
+        va="bottom",
+        color="#222222",
+        wrap=False,
+    )
+    return fig
+
+
+def _save(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> list[Path]:
+    out = []
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for fmt in formats:
+            p = stem.with_suffix("." + fmt)
+            fig.savefig(p, format=fmt, dpi=dpi, metadata=_SAVE_METADATA.get(fmt), facecolor="white")
+            out.append(p)
+    except OSError as exc:
+        raise OutputError(f"cannot write static map {stem}: {exc}") from exc
+    finally:
+        plt.close(fig)
+    return out
+
+
+def write_static_maps(
+    frame: gpd.GeoDataFrame,
+    meta: MapMeta,
+    out_dir: Path,
+    *,
+    hex_path: Path | None = None,
+    hex_layer: str | None = None,
+    formats: Sequence[str] = FORMATS,
+    dpi: int = 200,
+) -> list[Path]:
+    """Write the wave map and the pounds-per-head map as PNG and PDF.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        The same frame :func:`allocator.report.map.write_map` takes.
+    meta : MapMeta
+        Configuration, sources, attribution and notes printed on each figure.
+    out_dir : pathlib.Path
+        Directory for ``map_wave.*``, ``map_per_head.*`` (and ``*_hex.*``).
+    hex_path : pathlib.Path, optional
+        House of Commons Library hex cartogram GeoPackage; when given, hex versions are drawn
+        too, and LAs without a hex are named on the figure.
+    hex_layer : str, optional
+        GeoPackage layer (default: the 2021 UTLA layer).
+    formats : sequence of str
+        File formats, default ``("png", "pdf")``.
+    dpi : int
+        Raster resolution for PNG.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Files written, in a stable order.
+    """
+    validate_frame(frame, meta)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise DataError(f"unsupported static map format(s): {', '.join(unknown)}")
+    out_dir = Path(out_dir)
+    geo = frame.to_crs(METRIC_CRS).sort_values("code", kind="stable").reset_index(drop=True)
+    scales = {s.key: s for s in map_scales(geo, meta)}
+    total = fmt_pounds(float(geo["total"].sum()))
+    sub = f"{len(geo)} local authorities, {meta.period}, total {total}"
+    written: list[Path] = []
+    specs = [
+        ("wave", "map_wave", "Delivery waves"),
+        ("per_head", "map_per_head", f"Pounds per head, {meta.period}"),
+    ]
+    for key, stem, title in specs:
+        fig = _draw(geo, scales[key], meta, title, sub)
+        written += _save(fig, out_dir / stem, formats, dpi)
+    if hex_path is not None:
+        match = match_hexes(geo, Path(hex_path), layer=hex_layer)
+        hex_scales = {s.key: s for s in map_scales(match.frame, meta)}
+        extra = [HEX_ATTRIBUTION]
+        if match.missing_hex:
+            extra.append(
+                f"Not shown ({len(match.missing_hex)} LA(s) without a hex): {', '.join(match.missing_hex)}."
+            )
+        for key, stem, title in specs:
+            fig = _draw(
+                match.frame,
+                hex_scales[key],
+                meta,
+                title + " (hex cartogram)",
+                sub,
+                extra_notes=extra,
+                inset_london=False,
+                labels=match.frame.get("hex_label"),
+            )
+            written += _save(fig, out_dir / f"{stem}_hex", formats, dpi)
+    return written

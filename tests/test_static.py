@@ -1,0 +1,96 @@
+"""Static twins (PNG/PDF) of the wave and pounds-per-head maps, and the hex-cartogram versions.
+
+Inputs are a SYNTHETIC allocation on the real ONS boundaries (see test_map_synthetic.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from matplotlib import image as mpimg
+
+from allocator.errors import DataError
+from allocator.paths import default_data_dir
+from allocator.report.static import match_hexes, write_static_maps
+from test_map_synthetic import synthetic_frame, synthetic_meta
+
+HEX = Path("hex_cartogram_utla") / "LocalAuthorities-uppertier.gpkg"
+
+
+def _hex_path() -> Path:
+    d = default_data_dir()
+    if d is None or not (d / HEX).is_file():
+        pytest.skip("hex cartogram not found in ../shared/geodata")
+    return d / HEX
+
+
+@pytest.fixture(scope="module")
+def frame() -> gpd.GeoDataFrame:
+    return synthetic_frame()
+
+
+def _assert_real_picture(path: Path) -> None:
+    assert path.stat().st_size > 50_000
+    img = mpimg.imread(path)[..., :3]
+    h, w = img.shape[:2]
+    assert w >= 1200 and h >= 1500
+    assert float(img.std()) > 0.05  # not blank
+    # the map area is not all white: many distinct colours are drawn
+    colours = np.unique((img[::4, ::4] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 20
+
+
+def test_static_maps_written_non_blank_and_deterministic(
+    frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    paths = write_static_maps(frame, synthetic_meta(), tmp_path / "a")
+    names = [p.name for p in paths]
+    assert names == ["map_wave.png", "map_wave.pdf", "map_per_head.png", "map_per_head.pdf"]
+    for p in paths:
+        assert p.exists()
+        if p.suffix == ".png":
+            _assert_real_picture(p)
+        else:
+            head = p.read_bytes()[:5]
+            assert head == b"%PDF-" and p.stat().st_size > 20_000
+    again = write_static_maps(frame, synthetic_meta(), tmp_path / "b")
+    for p, q in zip(paths, again, strict=True):
+        assert p.read_bytes() == q.read_bytes(), p.name
+
+
+def test_wave_and_per_head_pngs_differ(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    paths = write_static_maps(frame, synthetic_meta(), tmp_path, formats=("png",))
+    a, b = (mpimg.imread(p)[..., :3] for p in paths)
+    assert float(np.abs(a - b).mean()) > 0.01
+
+
+def test_hex_versions_and_unmatched_codes(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    hex_path = _hex_path()
+    m = match_hexes(frame, hex_path)
+    assert m.layer.endswith("UTLA-2021")
+    assert m.missing_hex == [] and m.unused_hex == [] and len(m.frame) == 152
+    # an LA code that is not on the hex map is reported, not silently dropped
+    f = frame.copy()
+    f.loc[f.index[0], "code"] = "E99999999"
+    m2 = match_hexes(f, hex_path)
+    assert m2.missing_hex == ["E99999999"]
+    assert m2.unused_hex == [frame["code"].iloc[0]]
+    paths = write_static_maps(f, synthetic_meta(), tmp_path, hex_path=hex_path, formats=("png",))
+    assert [p.name for p in paths] == [
+        "map_wave.png",
+        "map_per_head.png",
+        "map_wave_hex.png",
+        "map_per_head_hex.png",
+    ]
+    for p in paths[2:]:
+        _assert_real_picture(p)
+
+
+def test_bad_hex_layer_is_a_data_error(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no layer 'nope'"):
+        match_hexes(frame, _hex_path(), layer="nope")
+    with pytest.raises(DataError, match="unsupported static map format"):
+        write_static_maps(frame, synthetic_meta(), tmp_path, formats=("gif",))
