@@ -172,7 +172,10 @@ def data_check(data_dir: Path | None, config: Path | None) -> None:
         from .config import load_config
 
         data_cfg = load_config(config).data
-    click.echo(check_data(data_dir=data_dir, config=data_cfg).to_text())
+    report = check_data(data_dir=data_dir, config=data_cfg)
+    click.echo(report.to_text())
+    if not report.ok:
+        sys.exit(2)
 
 
 @data.command("fetch")
@@ -182,8 +185,8 @@ def data_fetch(dest: Path) -> None:
     """Download the official source files from their publishers and verify their hashes."""
     from .data.fetch import fetch_sources
 
-    for line in fetch_sources(dest):
-        click.echo(line)
+    report = fetch_sources(dest)
+    click.echo(report.to_text())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -237,3 +237,57 @@ def find_la(table: pd.DataFrame, la: str) -> pd.Series:
     close = difflib.get_close_matches(key, table["name"].tolist(), n=3, cutoff=0.6)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise DataError(f"no LA with code or name '{la}' in this run.{hint}")
+
+
+def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]
+    """The map frame (from ``allocation.gpkg``) and map metadata of a run directory."""
+    import geopandas as gpd
+
+    from .config import config_from_dict, read_config_document
+    from .report.map import MapMeta
+
+    gpkg = run_dir / "allocation.gpkg"
+    if not gpkg.is_file():
+        raise DataError("run directory has no allocation.gpkg (written when output.gpkg is true)", file=run_dir)
+    manifest = Manifest.read(run_dir / MANIFEST_NAME)
+    cfg = config_from_dict(read_config_document(run_dir / manifest.config_file), source=str(run_dir))
+    frame = gpd.read_file(gpkg)
+    meta = MapMeta(
+        config_name=cfg.name,
+        config_hash=manifest.config_hash,
+        streams=list(cfg.allocation.streams),
+        years=cfg.allocation.resolved_years(),
+        sources=[line.removeprefix("# Source: ").strip() for line in _header_lines(run_dir / "allocation.csv") if line.startswith("# Source: ")],
+        notes=list(manifest.data_notes),
+    )
+    return frame, meta
+
+
+def _header_lines(path: Path) -> list[str]:
+    lines = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            lines.append(line.rstrip("\n"))
+    return lines
+
+
+def compare_map(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:
+    """Write a map of the differences between two runs to ``out`` (never overwriting a file)."""
+    from .errors import OutputError
+    from .report.map import write_compare_map
+
+    out = Path(out)
+    if out.exists():
+        raise OutputError(f"{out} already exists; choose another --out file (outputs are never overwritten)")
+    fa, ma = _run_map_inputs(_check_run_dir(Path(run_a)))
+    fb, mb = _run_map_inputs(_check_run_dir(Path(run_b)))
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        write_compare_map(fa, fb, ma, mb, tmp)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out

@@ -1,0 +1,114 @@
+"""``allocator data check``: what the data covers, what was derived, what is missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import schema
+from .areas import AreaData, load_areas
+from .config import DataConfig
+
+#: indicator, columns, catalogue key(s), flag column
+_ROWS = [
+    ("population", ["pop_all", "pop_15_64"], ["population_mye_2020"], None),
+    ("drug deaths", ["drug_deaths_rate", "drug_deaths_lcl", "drug_deaths_ucl",
+                     "drug_deaths_count"], ["drug_deaths_table6"], "drug_deaths_flag"),
+    ("IMD 2019", ["imd_score", "imd_rank"], ["imd2019_utla", "imd2019_ltla"], "imd_flag"),
+    ("crime", ["crime_score"], ["imd2019_utla", "crime_severity_2223"], "crime_flag"),
+    ("region", ["region", "region_code"], ["lookup_ltla14", "lad_changes"], None),
+    ("OCU prevalence", ["ocu_rate"], ["ocu_user"], "ocu_flag"),
+]
+
+
+@dataclass
+class CoverageReport:
+    """Coverage of each indicator over the LAs of the boundary file.
+
+    Attributes
+    ----------
+    rows : list of dict
+        ``indicator, source, period, covered, flagged, flagged_names, missing``.
+    n_areas : int
+        LAs in the table.
+    notes : list of str
+        The build's notes (repeated in every output).
+    """
+
+    rows: list[dict[str, object]]
+    n_areas: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every supplied indicator covers every LA (OCU may be absent)."""
+        return self.n_areas == schema.N_UTLA_2021 and all(
+            r["missing"] == 0 for r in self.rows if r["covered"] != "not supplied")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame."""
+        return pd.DataFrame(self.rows)
+
+    def to_text(self) -> str:
+        """Plain-text table followed by the flagged LAs by name and the notes."""
+        head = f"{'indicator':<16}{'source':<58}{'period':<26}{'covered':>8}{'flagged':>8}{'missing':>8}"
+        lines = [f"Areas: {self.n_areas} upper-tier LAs (May 2021 boundaries)", head,
+                 "-" * len(head)]
+        for r in self.rows:
+            lines.append(f"{r['indicator']:<16}{str(r['source'])[:57]:<58}"
+                         f"{str(r['period'])[:25]:<26}{str(r['covered']):>8}"
+                         f"{str(r['flagged']):>8}{str(r['missing']):>8}")
+        for r in self.rows:
+            if r["flagged_names"]:
+                lines.append(f"{r['indicator']} flagged: {', '.join(r['flagged_names'])}")
+        lines.append("Notes:")
+        lines += [f"- {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def coverage(data: AreaData) -> CoverageReport:
+    """Coverage report of a loaded :class:`AreaData`."""
+    f = data.frame
+    by_key = {s["key"]: s for s in data.sources}
+    rows = []
+    for indicator, cols, keys, flag in _ROWS:
+        srcs = [by_key[k] for k in keys if k in by_key]
+        if not all(c in f for c in cols):
+            rows.append({"indicator": indicator, "source": "not supplied", "period": "",
+                         "covered": "not supplied", "flagged": 0, "flagged_names": [],
+                         "missing": len(f)})
+            continue
+        ok = f[cols].notna().all(axis=1)
+        flagged = f[flag] != "" if flag else pd.Series(False, index=f.index)
+        rows.append({
+            "indicator": indicator,
+            "source": "; ".join(s["path"] for s in srcs),
+            "period": (data.config.get("deaths_period") if indicator == "drug deaths"
+                       else "; ".join(s["period"] for s in srcs)),
+            "covered": int(ok.sum()),
+            "flagged": int(flagged.sum()),
+            "flagged_names": f.loc[flagged, "name"].tolist(),
+            "missing": int((~ok).sum()),
+        })
+    return CoverageReport(rows=rows, n_areas=len(f), notes=list(data.notes))
+
+
+def check_data(
+    data_dir: Path | str | None = None, config: DataConfig | None = None
+) -> CoverageReport:
+    """Load the data (all contracts checked) and report coverage per indicator.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        Data directory (see :func:`allocator.paths.resolve_data_dir`).
+    config : DataConfig, optional
+        Data config; defaults to ``DataConfig()``.
+
+    Returns
+    -------
+    CoverageReport
+    """
+    return coverage(load_areas(config or DataConfig(), data_dir))
