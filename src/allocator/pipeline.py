@@ -190,7 +190,7 @@ def run(
         unc = RankUncertainty(
             config.index, config.uncertainty, config.waves, progress=progress
         ).fit(frame)
-    table = index_table(need, waves, unc)
+    table = index_table(frame, need, waves, unc)
     checks = strategy_checks(frame.merge(table[["code", "wave"]], on="code"))
 
     _progress(progress, "solving the allocation")

@@ -1,0 +1,256 @@
+"""Configuration of the need index (``index:``) and its uncertainty analysis (``uncertainty:``).
+
+Every choice that changes a score is named here so a run's manifest records it: which
+indicators, in which direction, how each is transformed and normalised, how they are weighted
+and aggregated, how missing values are handled, and how the score becomes the non-negative
+``need_factor`` the allocator multiplies by population.
+
+The models are pydantic :class:`~allocator._model.StrictModel` s. Validation failures raise
+pydantic's ``ValidationError`` carrying the messages below (``allocator.config.load_config``
+turns them into a :class:`~allocator.errors.ConfigError` with the key path); use
+:func:`validate_section` to get a :class:`~allocator.errors.ConfigError` directly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from .._model import Sourced, StrictModel
+from ..data.schema import INDICATORS
+from ..errors import ConfigError
+
+Direction = Literal["higher_is_worse", "higher_is_better"]
+Transform = Literal["none", "log", "rank"]
+Missing = Literal["error", "regional_median", "national_median"]
+Normaliser = Literal["zscore", "minmax", "rank", "exponential"]
+Weighting = Literal["explicit", "equal", "pca"]
+Aggregator = Literal["arithmetic", "geometric"]
+
+NORMALISERS: tuple[str, ...] = ("zscore", "minmax", "rank", "exponential")
+AGGREGATORS: tuple[str, ...] = ("arithmetic", "geometric")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_section(model: type[M], data: object, *, section: str | None = None) -> M:
+    """Validate ``data`` as ``model``, raising :class:`ConfigError` instead of pydantic's error.
+
+    Parameters
+    ----------
+    model : type
+        The pydantic model class, e.g. :class:`IndexConfig`.
+    data : mapping or model
+        Raw section (as read from YAML) or an instance.
+    section : str, optional
+        Name of the config section, used as the prefix of each error path (e.g. ``"index"``).
+
+    Returns
+    -------
+    model instance
+
+    Raises
+    ------
+    ConfigError
+        One line per validation problem, each with its key path.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in ((section,) if section else ()) + tuple(err["loc"]))
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{loc or model.__name__}: {msg}")
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
+
+
+class IndicatorSpec(StrictModel):
+    """One indicator of the need index.
+
+    Parameters
+    ----------
+    name : str
+        A known indicator (a key of :data:`allocator.data.schema.INDICATORS`).
+    direction : {"higher_is_worse", "higher_is_better"}
+        Required, no default: which way means more need. ``higher_is_better`` indicators are
+        negated after their transform, so every normalised column reads "higher = more need".
+    transform : {"none", "log", "rank"}
+        Applied to the raw value before normalising. ``log`` is the natural log and needs
+        strictly positive values; ``rank`` replaces values by their average rank (1 = lowest).
+    weight : float
+        Non-negative nominal weight (used when ``IndexConfig.weighting == "explicit"`` and as the
+        centre of the Monte Carlo weight draws).
+    required : bool
+        When False and the column is absent (or entirely empty) the index is built without the
+        indicator and ``NeedIndex.notes_`` says so. When True its absence is a DataError.
+    missing : {"error", "regional_median", "national_median"}
+        What to do with a missing value for an LA: raise a DataError listing the codes, or
+        impute the median of the other LAs in its ONS region / in England. Every imputed value is
+        flagged for that LA in ``NeedIndex.flags_``.
+    relative_error : float, optional
+        Standard deviation of the Monte Carlo noise as a fraction of the value. ``None`` uses
+        :attr:`UncertaintyConfig.relative_error` (or, for the death rate, its published 95%
+        interval).
+    """
+
+    name: str
+    direction: Direction
+    transform: Transform = "none"
+    weight: float = Field(default=1.0)
+    required: bool = True
+    missing: Missing = "error"
+    relative_error: float | None = Field(default=None, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in INDICATORS:
+            raise ValueError(f"unknown indicator {v!r}; known indicators: {', '.join(INDICATORS)}")
+        return v
+
+    @field_validator("weight")
+    @classmethod
+    def _non_negative(cls, v: float) -> float:
+        if not v >= 0:  # also rejects NaN
+            raise ValueError(f"weight must be >= 0, got {v}")
+        return float(v)
+
+    @property
+    def column(self) -> str:
+        """Column of the areas table holding the indicator."""
+        return INDICATORS[self.name]["column"]
+
+
+class NeedFactorConfig(Sourced):
+    """Linear rescale of the score onto ``[low, high]`` giving the allocator's need multiplier.
+
+    ``need_factor = low + (high - low) * (score - min(score)) / (max(score) - min(score))``; when
+    every score is equal it is ``(low + high) / 2``. It is non-negative and non-decreasing in the
+    score; the allocator's target basis is ``need_factor * population``.
+    """
+
+    low: float = Field(default=0.5, ge=0)
+    high: float = Field(default=1.5, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NeedFactorConfig:
+        if self.high < self.low:
+            raise ValueError(f"need_factor.high ({self.high}) must be >= low ({self.low})")
+        return self
+
+
+def _default_indicators() -> list[IndicatorSpec]:
+    return [
+        IndicatorSpec(name="drug_deaths_rate", direction="higher_is_worse"),
+        IndicatorSpec(name="imd_score", direction="higher_is_worse"),
+        IndicatorSpec(name="crime_score", direction="higher_is_worse"),
+        IndicatorSpec(name="ocu_rate", direction="higher_is_worse", required=False),
+    ]
+
+
+class IndexConfig(Sourced):
+    """How indicators become one need score.
+
+    Parameters
+    ----------
+    indicators : list of IndicatorSpec
+        At least one; names unique. Default: the four harm indicators named in *From Harm to
+        Hope* (2021) [001 L658] with equal weight, OCU prevalence optional.
+    normalise : {"zscore", "minmax", "rank", "exponential"}
+        See :mod:`allocator.index.normalise`.
+    weighting : {"explicit", "equal", "pca"}
+        ``explicit``: the indicators' weights. ``equal``: ``1/K``. ``pca``: squared loadings of
+        the first principal component of the normalised indicators (OECD/JRC Handbook on
+        Constructing Composite Indicators, 2008, §6.1). See :mod:`allocator.index.weighting`.
+    aggregate : {"arithmetic", "geometric"}
+        See :mod:`allocator.index.aggregate`.
+    need_factor : NeedFactorConfig
+        Rescale of the score to the allocator's multiplier.
+    """
+
+    indicators: list[IndicatorSpec] = Field(default_factory=_default_indicators, min_length=1)
+    normalise: Normaliser = "zscore"
+    weighting: Weighting = "explicit"
+    aggregate: Aggregator = "arithmetic"
+    need_factor: NeedFactorConfig = Field(default_factory=NeedFactorConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> IndexConfig:
+        names = [s.name for s in self.indicators]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"indicator listed more than once: {', '.join(dupes)}")
+        if self.weighting == "explicit" and sum(s.weight for s in self.indicators) <= 0:
+            raise ValueError(
+                "indicator weights sum to zero; give at least one indicator a positive weight "
+                "(or use weighting: equal)"
+            )
+        return self
+
+
+class UncertaintyConfig(Sourced):
+    """Monte Carlo over data and method choices (the ``uncertainty:`` section).
+
+    Each draw perturbs every indicator value, draws weights from a Dirichlet distribution centred
+    on the configured weights, and (optionally) draws a normaliser and an aggregator uniformly
+    from the listed alternatives; the whole index is recomputed and ranked, and wave membership
+    is assigned with the same locks as the published waves.
+
+    Parameters
+    ----------
+    enabled : bool
+        When False the analysis is skipped and the index table's uncertainty columns are empty.
+    draws : int
+        Number of Monte Carlo draws.
+    seed : int
+        Required: seeds the single ``numpy.random.SeedSequence`` all draws come from.
+    weight_concentration : float
+        Dirichlet concentration ``c``: weights ~ Dirichlet(c * w) with ``w`` the normalised
+        configured weights, so ``E[weight] = w`` and ``Var = w(1-w)/(c+1)``. Larger = tighter.
+        ``0`` keeps the weights fixed. Indicators with weight 0 stay at 0.
+    normalise_choices, aggregate_choices : list of str, optional
+        Alternatives drawn uniformly per draw. ``None`` (default) keeps the index's own choice.
+    relative_error : float
+        Default noise for an indicator without a published interval: value * (1 + e * Z),
+        Z ~ N(0, 1), truncated at 0.
+    use_death_rate_interval : bool
+        Draw the death rate from N(rate, sd) with ``sd = (ucl - lcl) / 3.92`` (normal
+        approximation of its published 95% interval), truncated at 0. Where the interval is
+        missing the relative error is used and the index notes say so.
+    borderline : [float, float]
+        An LA is borderline when any of its cumulative wave probabilities P(wave <= k),
+        k < number of waves, lies in this closed band.
+    chunk_size : int
+        Draws evaluated together (memory ~ chunk_size x LAs x indicators x 8 bytes x a few).
+    """
+
+    enabled: bool = True
+    draws: int = Field(default=10_000, ge=1)
+    seed: int
+    weight_concentration: float = Field(default=50.0, ge=0)
+    normalise_choices: list[Normaliser] | None = None
+    aggregate_choices: list[Aggregator] | None = None
+    relative_error: float = Field(default=0.05, ge=0)
+    use_death_rate_interval: bool = True
+    borderline: tuple[float, float] = (0.2, 0.8)
+    chunk_size: int = Field(default=2_000, ge=1)
+
+    @field_validator("normalise_choices", "aggregate_choices")
+    @classmethod
+    def _non_empty(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("give at least one choice, or omit the key")
+            if len(set(v)) != len(v):
+                raise ValueError(f"choices listed more than once: {v}")
+        return v
+
+    @field_validator("borderline")
+    @classmethod
+    def _band(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
+        if not 0 <= lo <= hi <= 1:
+            raise ValueError(f"borderline band must satisfy 0 <= low <= high <= 1, got {list(v)}")
+        return v
