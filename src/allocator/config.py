@@ -225,8 +225,10 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
 
 def config_from_dict(doc: Mapping[str, Any], source: str = "config") -> RunConfig:
     """Validate a config document (already merged) into a :class:`RunConfig`."""
+    rasters = ((doc.get("data") or {}).get("rasters") or []) if isinstance(doc.get("data"), Mapping) else []
+    extra = [r["name"] for r in rasters if isinstance(r, Mapping) and isinstance(r.get("name"), str)]
     try:
-        return RunConfig.model_validate(dict(doc))
+        return RunConfig.model_validate(dict(doc), context={"extra_indicators": extra})
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
 

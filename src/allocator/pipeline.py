@@ -145,7 +145,15 @@ def prepare(config: RunConfig, data_dir: str | os.PathLike[str] | None = None, *
     data_cfg = config.data
     if verify_hashes is not None:
         data_cfg = data_cfg.model_copy(update={"verify_hashes": verify_hashes})
-    return root, load_areas(data_cfg, root)
+    areas = load_areas(data_cfg, root)
+    if data_cfg.rasters:
+        from .raster import add_raster_indicators
+
+        frame, sources, notes = add_raster_indicators(areas.frame, data_cfg.rasters, base_dir=root)
+        areas.frame = frame
+        areas.sources = [*areas.sources, *sources]
+        areas.notes = [*areas.notes, *notes]
+    return root, areas
 
 
 def run(

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import field_validator
 
 from .._model import Sourced
+from ..raster import RasterIndicatorConfig
 
 #: Treatments for a death rate ONS suppressed (":" where fewer than 10 deaths in the period).
 SuppressedDeaths = Literal["crude_from_counts", "nearest_published", "error"]
@@ -54,6 +55,9 @@ class DataConfig(Sourced):
     cache : bool
         Reuse a table built earlier from byte-identical inputs and the same config
         (``geodata/cache/``). A cached load returns exactly what a cold build returns.
+    rasters : list of RasterIndicatorConfig
+        Extra indicators computed from GeoTIFFs by exact zonal statistics
+        (:mod:`allocator.raster`); each adds a column named after it, usable in ``index``.
     verify_hashes : bool
         Check each source file's SHA-256 against ``geodata/catalogue.yaml``; a mismatch is a
         :class:`~allocator.errors.DataError`. Turn off only to try a newer release of a file.
@@ -67,6 +71,7 @@ class DataConfig(Sourced):
     ocu_file: Path | None = None
     cache: bool = True
     verify_hashes: bool = True
+    rasters: list[RasterIndicatorConfig] = []
 
     @field_validator("deaths_period")
     @classmethod

@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .._model import Sourced, StrictModel
 from ..data.schema import INDICATORS
@@ -105,9 +112,11 @@ class IndicatorSpec(StrictModel):
 
     @field_validator("name")
     @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in INDICATORS:
-            raise ValueError(f"unknown indicator {v!r}; known indicators: {', '.join(INDICATORS)}")
+    def _known(cls, v: str, info: ValidationInfo) -> str:
+        extra = tuple((info.context or {}).get("extra_indicators", ()))
+        if v not in INDICATORS and v not in extra:
+            known = ", ".join([*INDICATORS, *extra])
+            raise ValueError(f"unknown indicator {v!r}; known indicators: {known}")
         return v
 
     @field_validator("weight")
@@ -120,7 +129,8 @@ class IndicatorSpec(StrictModel):
     @property
     def column(self) -> str:
         """Column of the areas table holding the indicator."""
-        return INDICATORS[self.name]["column"]
+        # indicators added by data.rasters live in a column named after them
+        return INDICATORS.get(self.name, {"column": self.name})["column"]
 
 
 class NeedFactorConfig(Sourced):
