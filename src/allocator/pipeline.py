@@ -210,7 +210,7 @@ def run(
 
     notes = list(dict.fromkeys([*areas.notes, *need.notes_]))
     inputs = {s["path"]: s["sha256"] for s in areas.sources}
-    solver = problem.solver_summary()
+    solver = solver_summary(problem)
     return RunResult(
         config=config,
         config_hash=config.hash(),
@@ -226,6 +226,20 @@ def run(
         data_dir=root,
         overrides=waves.overrides_,
     )
+
+
+def solver_summary(problem: Any) -> dict[str, Any]:
+    """Solver facts for the manifest and summary (no timings: they would break replay)."""
+    out: dict[str, Any] = {
+        "status": problem.status_,
+        "solver": problem.solver_name_,
+        "solver_version": problem.solver_version_,
+        "objective": round(float(problem.objective_value_), 6),
+        "stages": {k: round(float(v), 6) for k, v in sorted(problem.objective_values_.items())},
+    }
+    if problem.cross_check_max_diff_ is not None:
+        out["cross_check_max_diff_pounds"] = int(problem.cross_check_max_diff_)
+    return out
 
 
 def validate(config: RunConfig, data_dir: str | os.PathLike[str] | None = None) -> str:

@@ -291,3 +291,68 @@ def compare_map(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:
         if tmp.exists():
             tmp.unlink()
     return out
+
+
+def _money(x: float) -> str:
+    return f"£{x:,.0f}"
+
+
+def explain_la(run_dir: str | Path, la: str) -> str:
+    """One LA's waterfall in words, stream by stream and year by year.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A run directory.
+    la : str
+        ONS code or name (case-insensitive; a unique part of a name is enough).
+    """
+    run = _check_run_dir(Path(run_dir))
+    alloc = read_table(run / "allocation.csv")
+    row = find_la(alloc, la)
+    explain = read_table(run / "explain.csv")
+    mine = explain[explain["code"] == row["code"]]
+    index_path = run / "index.csv"
+    lines = [f"{row['name']} ({row['code']}), {row['region']}: wave {int(row['wave'])}."]
+    if index_path.is_file():
+        idx = read_table(index_path)
+        hit = idx[idx["code"] == row["code"]]
+        if not hit.empty:
+            r = hit.iloc[0]
+            text = f"Need rank {int(r['rank'])} of {len(idx)} (score {r['score']:.3f}, need factor {r['need_factor']:.3f})"
+            if "rank_p05" in r and r["rank_p05"] == r["rank_p05"]:
+                text += (
+                    f"; under the Monte Carlo its rank lies between {r['rank_p05']:.0f} and "
+                    f"{r['rank_p95']:.0f} (5-95%), P(wave 1) = {r['p_wave_1']:.2f}"
+                )
+                if bool(r.get("borderline", False)):
+                    text += " — a borderline LA"
+            lines.append(text + ".")
+    for rec in mine.itertuples(index=False):
+        r = rec._asdict()
+        head = f"{r['stream']} {r['year']}: "
+        if not bool(r["eligible"]):
+            lines.append(head + "not eligible (its wave has not started); £0.")
+            continue
+        steps = [
+            f"need share {100 * r['need_share']:.3f}% of the stream gives a target of {_money(r['target'])}"
+        ]
+        for col, words in (
+            ("floor_uplift", "raised to its floor"),
+            ("cap_trim", "trimmed to its cap"),
+            ("lock_adjustment", "set by a lock"),
+            ("pace_adjustment", "moved by the pace-of-change rule"),
+            ("rebalance", "rebalanced so the stream sums to its budget"),
+        ):
+            v = float(r.get(col, 0) or 0)
+            if abs(v) >= 0.5:
+                steps.append(f"{words} ({'+' if v > 0 else '-'}{_money(abs(v))})")
+        rnd = float(r.get("rounding", 0) or 0)
+        steps.append(f"rounded to whole pounds ({rnd:+.2f})")
+        text = head + "; ".join(steps) + f"; final {_money(r['final'])}."
+        binding = r.get("binding")
+        if isinstance(binding, str) and binding:
+            text += f" Binding: {binding}."
+        lines.append(text)
+    lines.append(f"Total over the period: {_money(row['total'])}.")
+    return "\n".join(lines)
