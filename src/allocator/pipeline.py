@@ -210,6 +210,7 @@ def run(
 
     notes = list(dict.fromkeys([*areas.notes, *need.notes_]))
     inputs = {s["path"]: s["sha256"] for s in areas.sources}
+    inputs.update(_extra_inputs(config, root))
     solver = solver_summary(problem)
     return RunResult(
         config=config,
@@ -226,6 +227,22 @@ def run(
         data_dir=root,
         overrides=waves.overrides_,
     )
+
+
+HEX_CARTOGRAM = "hex_cartogram_utla/LocalAuthorities-uppertier.gpkg"
+
+
+def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
+    """Hashes of the other files a run reads: floor files and the hex cartogram."""
+    out: dict[str, str] = {}
+    for floor in config.allocation.floors:
+        if floor.kind == "file" and floor.path is not None:
+            p = floor.path if floor.path.is_absolute() else root / floor.path
+            if p.is_file():
+                out[str(floor.path)] = sha256_file(p)
+    if config.output.static_maps and config.output.hex_cartogram and (root / HEX_CARTOGRAM).is_file():
+        out[HEX_CARTOGRAM] = sha256_file(root / HEX_CARTOGRAM)
+    return out
 
 
 def solver_summary(problem: Any) -> dict[str, Any]:

@@ -50,6 +50,8 @@ def render_summary(
     index_notes: Sequence[str],
     solver: Mapping[str, Any],
     attribution: str,
+    overrides: pd.DataFrame | None = None,
+    marginal: Sequence[str] = (),
 ) -> str:
     """Render ``summary.md``.
 
@@ -126,13 +128,30 @@ def render_summary(
         if border.empty:
             out.append("None.")
         else:
-            out.append("| code | name | rank | 5-95% rank | P(wave 1) | wave |")
-            out.append("|---|---|---|---|---|---|")
+            out.append("| code | name | rank | 5-95% rank | P(wave 1) | P(wave <= 2) | wave |")
+            out.append("|---|---|---|---|---|---|---|")
             for r in border.itertuples():
                 out.append(
                     f"| {r.code} | {_md_escape(r.name)} | {r.rank} | {r.rank_p05:.0f}-{r.rank_p95:.0f} "
-                    f"| {r.p_wave_1:.2f} | {r.wave} |"
+                    f"| {r.p_wave_1:.2f} | {r.p_wave_le_2:.2f} | {r.wave} |"
                 )
+        out.append("")
+
+    out.append("## Wave overrides (locks and lock-outs)")
+    out.append("")
+    if overrides is None or overrides.empty:
+        out.append("None: every LA is in the wave its rank gives.")
+    else:
+        for r in overrides.itertuples():
+            out.append(
+                f"- {r.code} {_md_escape(r.name)}: wave {r.natural_wave} by rank, wave "
+                f"{r.final_wave} in the allocation ({_md_escape(r.reason)})"
+            )
+    out.append("")
+    if marginal:
+        out.append("## Where more money would go (re-solved with £1m more per stream-year)")
+        out.append("")
+        out.extend(f"- {_md_escape(w)}" for w in marginal)
         out.append("")
 
     out.append("## Inputs missing, imputed or derived")

@@ -114,6 +114,8 @@ def write_run(result: RunResult, parent: Path, name: str) -> Path:
             index_notes=[],
             solver=result.solver,
             attribution=ATTRIBUTION,
+            overrides=result.overrides,
+            marginal=list(result.problem.shadow_prices_["words"]) if hasattr(result.problem, "shadow_prices_") else [],
         )
         (tmp / "summary.md").write_text(summary, encoding="utf-8")
         manifest = Manifest(
@@ -136,5 +138,7 @@ def _hex_path(result: RunResult) -> Path | None:
     """The House of Commons Library hex cartogram in the run's data folder, if present."""
     if result.data_dir is None:
         return None
-    p = result.data_dir / "hex_cartogram_utla" / "LocalAuthorities-uppertier.gpkg"
+    from ..pipeline import HEX_CARTOGRAM
+
+    p = result.data_dir / HEX_CARTOGRAM
     return p if p.is_file() else None

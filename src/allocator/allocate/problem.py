@@ -1,0 +1,337 @@
+"""The allocation problem as an estimator: parameters in, results in trailing-underscore attributes.
+
+Pipeline of :meth:`AllocationProblem.solve`: layout (eligibility, targets) -> constraint groups
+-> presolve -> model -> staged solve (fairness?, policy, tie-break) -> elastic re-solve if
+infeasible -> whole-pound rounding -> verify -> optional cross-check -> explanation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, SolverError
+from .cells import Layout, build_layout
+from .config import (
+    AllocationConfig,
+    CapConfig,
+    FloorConfig,
+    LockConfig,
+    ObjectiveConfig,
+    PaceConfig,
+    SolverConfig,
+    StreamConfig,
+    TargetConfig,
+    validate_allocation_config,
+    year_key,
+)
+from .constraints import Groups, build_groups
+from .elastic import explain_infeasible
+from .explain import binding, shadow_words, waterfall
+from .model import LpModel, build_model, build_model_loop
+from .presolve import Issue, presolve
+from .rounding import round_allocation
+from .solve import SolveResult, SolverInfeasible, staged_solve
+from .verify import verify_cells, verify_frame
+
+BUILDERS = {"vectorised": build_model, "loop": build_model_loop}
+
+
+class AllocationProblem:
+    """Allocate ring-fenced streams to LAs by linear programming.
+
+    Parameters
+    ----------
+    streams : mapping of str to StreamConfig (or dict)
+        Budgets and eligibility per stream, in order.
+    years : list of str, optional
+        Modelled years; default the sorted years of the budgets.
+    target : TargetConfig, optional
+    floors, caps : sequence of FloorConfig / CapConfig
+    pace : PaceConfig, optional
+    locks : sequence of LockConfig
+    objective : ObjectiveConfig, optional
+    solver : SolverConfig, optional
+    areas : DataFrame, optional
+        One row per LA: ``code, name, region, pop_all, pop_15_64, need_factor, wave``; may
+        instead be passed to :meth:`presolve` / :meth:`solve`.
+    base_dir : path, optional
+        Directory that relative floor-file paths are resolved against.
+    explain_marginal : bool
+        Re-solve with £1m more per stream-year to say where it would go (one extra staged
+        solve per stream-year; switch off for very large problems).
+    builder : {"vectorised", "loop"}
+        Model builder (the loop builder is the benchmark baseline; both build the same model).
+
+    Attributes
+    ----------
+    allocation_ : DataFrame
+        ``code, name, region, wave``, ``<stream>_<year>`` (int64 pounds), ``total_<year>``,
+        ``total``; one row per LA in code order.
+    explain_ : DataFrame
+        Waterfall per LA x stream x year (see :mod:`allocator.allocate.explain`).
+    binding_ : DataFrame
+        Constraints binding at the solution, with duals.
+    shadow_prices_ : DataFrame
+        Budget duals from the policy stage, in words.
+    status_ : str
+        ``"optimal"`` after a successful solve.
+    objective_value_ : float
+        Policy-stage optimum (total deviation from target).
+    objective_values_ : dict
+        Optimum of every stage.
+    solver_name_, solver_version_ : str
+    cross_check_max_diff_ : int or None
+        Largest difference in pounds between the two solvers when cross-checking.
+    presolve_issues_ : list
+        Empty after a clean presolve.
+    """
+
+    def __init__(
+        self,
+        streams: Mapping[str, StreamConfig | Mapping[str, Any]],
+        years: Sequence[str] | None = None,
+        target: TargetConfig | None = None,
+        floors: Sequence[FloorConfig] = (),
+        caps: Sequence[CapConfig] = (),
+        pace: PaceConfig | None = None,
+        locks: Sequence[LockConfig] = (),
+        objective: ObjectiveConfig | None = None,
+        solver: SolverConfig | None = None,
+        *,
+        areas: pd.DataFrame | None = None,
+        base_dir: str | Path | None = None,
+        explain_marginal: bool = True,
+        builder: str = "vectorised",
+    ) -> None:
+        self.streams = streams
+        self.years = years
+        self.target = target
+        self.floors = floors
+        self.caps = caps
+        self.pace = pace
+        self.locks = locks
+        self.objective = objective
+        self.solver = solver
+        self.areas = areas
+        self.base_dir = base_dir
+        self.explain_marginal = explain_marginal
+        self.builder = builder
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, config: AllocationConfig | Mapping[str, Any], areas: pd.DataFrame,
+                    **kwargs: Any) -> AllocationProblem:
+        """Build from an :class:`AllocationConfig` (or its raw mapping) and the areas table."""
+        cfg = validate_allocation_config(config)
+        return cls(
+            streams=cfg.streams, years=cfg.years, target=cfg.target, floors=cfg.floors,
+            caps=cfg.caps, pace=cfg.pace, locks=cfg.locks, objective=cfg.objective,
+            solver=cfg.solver, areas=areas, **kwargs,
+        )
+
+    def config(self) -> AllocationConfig:
+        """The parameters as one validated :class:`AllocationConfig`."""
+        data: dict[str, Any] = {"streams": dict(self.streams), "floors": list(self.floors),
+                                "caps": list(self.caps), "locks": list(self.locks)}
+        if self.years is not None:
+            data["years"] = list(self.years)
+        for key in ("target", "pace", "objective", "solver"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        return validate_allocation_config(data)
+
+    def _prepare(self, areas: pd.DataFrame | None) -> tuple[AllocationConfig, Layout, Groups]:
+        frame = areas if areas is not None else self.areas
+        if frame is None:
+            raise ConfigError("no areas table: pass areas= to AllocationProblem or to solve()")
+        if self.builder not in BUILDERS:
+            raise ConfigError(f"builder {self.builder!r} unknown; use 'vectorised' or 'loop'")
+        cfg = self.config()
+        layout = build_layout(cfg, frame)
+        base = Path(self.base_dir) if self.base_dir is not None else None
+        return cfg, layout, build_groups(layout, cfg, base)
+
+    def build(self, areas: pd.DataFrame | None = None) -> LpModel:
+        """Build (but do not solve) the LP model."""
+        cfg, layout, groups = self._prepare(areas)
+        return BUILDERS[self.builder](layout, groups, cfg.objective)
+
+    # ------------------------------------------------------------------ steps
+    def presolve(self, areas: pd.DataFrame | None = None) -> AllocationProblem:
+        """Run the presolve checks.
+
+        Raises
+        ------
+        ConfigError, InfeasibleError
+            Listing every impossible part of the set-up in pounds and names.
+        """
+        cfg, layout, groups = self._prepare(areas)
+        self.presolve_issues_: list[Issue] = presolve(layout, groups, cfg)
+        return self
+
+    def solve(self, areas: pd.DataFrame | None = None, *, check: bool = True
+              ) -> AllocationProblem:
+        """Solve, round, verify and explain.
+
+        Parameters
+        ----------
+        areas : DataFrame, optional
+        check : bool
+            Run presolve first (default). Without it infeasible set-ups reach the solver and
+            are explained by the elastic re-solve.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ConfigError, InfeasibleError, SolverError
+        """
+        cfg, layout, groups = self._prepare(areas)
+        self.presolve_issues_ = presolve(layout, groups, cfg) if check else []
+        model = BUILDERS[self.builder](layout, groups, cfg.objective)
+        result = self._run(model, layout, groups, cfg.solver, cfg.solver.name)
+        x_int = round_allocation(layout, groups, result.x)
+        verify_cells(layout, groups, x_int)
+        self.cross_check_max_diff_: int | None = None
+        if cfg.solver.cross_check and cfg.solver.cross_check != cfg.solver.name:
+            other = self._run(model, layout, groups, cfg.solver, cfg.solver.cross_check)
+            x_other = round_allocation(layout, groups, other.x)
+            self.cross_check_max_diff_ = self._compare(layout, x_int, x_other, cfg.solver)
+        self._layout, self._groups, self._model, self._result = layout, groups, model, result
+        self._x_int = x_int
+        self.allocation_ = self._wide(layout, x_int)
+        verify_frame(layout, groups, self.allocation_)
+        bound = binding(layout, groups, result.x, result.duals, result.reduced_costs)
+        self.explain_ = waterfall(layout, groups, result.x, x_int, bound)
+        self.binding_ = bound.drop(columns="cell")
+        marginal = self._marginal(model, layout, groups, cfg, result) \
+            if self.explain_marginal else None
+        self.shadow_prices_ = shadow_words(layout, result.duals, cfg.objective.deviation,
+                                           marginal)
+        self.status_ = "optimal"
+        self.objective_values_ = dict(result.objectives)
+        self.objective_value_ = float(result.objectives["policy"])
+        self.solver_name_ = result.solver
+        self.solver_version_ = result.version
+        return self
+
+    def verify(self) -> AllocationProblem:
+        """Re-check every constraint on :attr:`allocation_` (whole pounds).
+
+        Raises
+        ------
+        SolverError
+            Listing each broken constraint by name.
+        """
+        self._check_solved()
+        verify_frame(self._layout, self._groups, self.allocation_)
+        return self
+
+    def write_model(self, path: str | Path, stage: str = "policy",
+                    areas: pd.DataFrame | None = None) -> Path:
+        """Write the exact model of ``stage`` as an LP (``.lp``) or MPS (``.mps``) file.
+
+        Stages after the first include their ``hold_*`` rows, so they need a solve first.
+        The content is deterministic (names sorted, coefficients to 12 significant digits).
+        """
+        path = Path(path)
+        if hasattr(self, "_model"):
+            model, holds = self._model, self._result.holds
+        else:
+            model, holds = self.build(areas), {}
+        if stage not in model.stages:
+            raise ConfigError(f"unknown stage {stage!r}; stages are {model.stages}")
+        before = model.stages[: model.stages.index(stage)]
+        need = {f"hold_{s}" for s in before}
+        if not need <= set(holds):
+            raise ConfigError(f"stage {stage!r} holds the optimum of {before}: call solve() first")
+        prob = model.problem(stage, {k: holds[k] for k in sorted(need)})
+        suffix = path.suffix.lower()
+        if suffix == ".lp":
+            prob.writeLP(str(path))
+        elif suffix == ".mps":
+            prob.writeMPS(str(path))
+        else:
+            raise ConfigError(f"write_model needs a .lp or .mps path, got {path.name}")
+        return path
+
+    # ------------------------------------------------------------------ helpers
+    def _check_solved(self) -> None:
+        if not hasattr(self, "allocation_"):
+            raise ConfigError("call solve() before verify()")
+
+    @staticmethod
+    def _run(model: LpModel, layout: Layout, groups: Groups, solver: SolverConfig,
+             name: str) -> SolveResult:
+        try:
+            return staged_solve(model, solver, name)
+        except SolverInfeasible as exc:
+            explain_infeasible(layout, groups, solver.model_copy(update={"name": name}),
+                               exc.stage)
+            raise  # pragma: no cover - explain_infeasible always raises
+
+    @staticmethod
+    def _compare(layout: Layout, a: np.ndarray, b: np.ndarray, solver: SolverConfig) -> int:
+        diff = np.abs(a - b)
+        bad = np.flatnonzero(diff > 1)
+        if bad.size:
+            shown = "; ".join(f"{layout.label(k)}: £{a[k]:,} vs £{b[k]:,}"
+                              for k in bad[:10].tolist())
+            raise SolverError(
+                f"cross-check failed: {solver.name} and {solver.cross_check} differ by more than "
+                f"£1 in {bad.size} LA x stream x year cell(s): {shown}"
+            )
+        return int(diff.max()) if diff.size else 0
+
+    @staticmethod
+    def _wide(layout: Layout, x: np.ndarray) -> pd.DataFrame:
+        out = layout.areas[["code", "name", "region", "wave"]].copy()
+        n_areas = len(out)
+        for s, stream in enumerate(layout.streams):
+            for y, year in enumerate(layout.years):
+                col = np.zeros(n_areas, dtype=np.int64)
+                pos = layout.position[s, y]
+                col[pos >= 0] = x[pos[pos >= 0]]
+                out[f"{stream}_{year_key(year)}"] = col
+        for year in layout.years:
+            cols = [f"{s}_{year_key(year)}" for s in layout.streams]
+            out[f"total_{year_key(year)}"] = out[cols].sum(axis=1).astype(np.int64)
+        money = [f"{s}_{year_key(y)}" for s in layout.streams for y in layout.years]
+        out["total"] = out[money].sum(axis=1).astype(np.int64)
+        return out
+
+    def _marginal(self, model: LpModel, layout: Layout, groups: Groups, cfg: AllocationConfig,
+                  result: SolveResult) -> dict[str, pd.Series | str]:
+        out: dict[str, pd.Series | str] = {}
+        codes = layout.codes
+        for cname in groups.budget.names:
+            c = model.constraints[cname]
+            rhs = -c.constant
+            c.changeRHS(rhs + 1_000_000)
+            try:
+                more = staged_solve(model, cfg.solver)
+                gain = more.x - result.x
+                keep = gain > 0.5
+                out[cname] = pd.Series(gain[keep], index=codes[keep])
+            except SolverInfeasible:
+                out[cname] = ("it could not be spent without breaking a cap, lock or "
+                              "pace-of-change rule (e.g. no cash cut the following year)")
+            finally:
+                c.changeRHS(rhs)
+        return out
+
+
+def allocate(config: AllocationConfig | Mapping[str, Any], areas: pd.DataFrame,
+             **kwargs: Any) -> AllocationProblem:
+    """Convenience: ``AllocationProblem.from_config(config, areas, **kwargs).solve()``."""
+    return AllocationProblem.from_config(config, areas, **kwargs).solve()
+
+
+__all__ = ["AllocationProblem", "allocate"]

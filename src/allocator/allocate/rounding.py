@@ -1,0 +1,101 @@
+"""Round LP pounds to whole pounds, keeping every stream-year exact and every bound.
+
+Largest-remainder apportionment per stream-year: each cell gets ``floor(x)``, then the pounds
+still missing from the budget go one each to the cells with the largest fractional remainders
+(ties: ONS code order). Safety rules, all whole pounds:
+
+* floors are rounded *up* and caps *down* before the solve, and LP values are clipped into
+  ``[floor, cap]`` before rounding, so ``floor(x) >= floor`` and ``floor(x) + 1 <= cap``
+  whenever ``x`` is fractional — apportionment can never break a floor, cap or lock;
+* stream-years are rounded in year order, and a pace rule on a cell becomes a whole-pound
+  bound from the *rounded* previous year (``ceil((1+u) * prev)`` for minimum rules,
+  ``floor((1+g) * prev)`` for ``max_growth``); a pound that would break one goes to the next
+  cell in remainder order instead.
+
+If the whole-pound bounds of a stream-year cannot add up to its budget (possible only when
+pace rules bind on almost every LA), :class:`~allocator.errors.InfeasibleError` says by how
+much.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InfeasibleError
+from .cells import Layout
+from .constraints import Groups
+
+_EPS = 1e-6
+
+
+def _apportion(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: int) -> np.ndarray:
+    v = np.clip(values, lo, hi)
+    base = np.clip(np.floor(v + 1e-7), lo, hi)
+    remainder = np.round(v - base, 6)
+    order_up = np.lexsort((np.arange(v.size), -remainder))
+    order_down = np.lexsort((np.arange(v.size), remainder))
+    short = int(round(total - base.sum()))
+    while short != 0:
+        if short > 0:
+            room = order_up[(hi[order_up] - base[order_up]) >= 1]
+            take = room[:short]
+            base[take] += 1
+        else:
+            room = order_down[(base[order_down] - lo[order_down]) >= 1]
+            take = room[: -short]
+            base[take] -= 1
+        if take.size == 0:
+            break
+        short = int(round(total - base.sum()))
+    return base
+
+
+def round_allocation(layout: Layout, groups: Groups, x: np.ndarray) -> np.ndarray:
+    """Whole pounds per cell (int64) from LP values ``x``.
+
+    Raises
+    ------
+    InfeasibleError
+        When whole-pound floors/caps/locks/pace bounds cannot meet a stream-year budget.
+    """
+    lo = groups.lower(layout.n_cells)
+    hi = groups.upper(layout.n_cells)
+    out = np.zeros(layout.n_cells, dtype=np.int64)
+    pace_now = [(g, g.owner, np.asarray(g.meta["prev"]), float(g.meta["factor"]))
+                for g in groups.pace_rows]
+    for s in range(len(layout.streams)):
+        for y in range(len(layout.years)):
+            cells = layout.block(s, y)
+            if cells.size == 0:
+                continue
+            c_lo, c_hi = lo[cells].copy(), hi[cells].copy()
+            local = np.full(layout.n_cells, -1, dtype=np.int64)
+            local[cells] = np.arange(cells.size)
+            for g, now, prev, f in pace_now:
+                mine = local[now] >= 0
+                if not mine.any():
+                    continue
+                idx = local[now[mine]]
+                prev_int = out[prev[mine]].astype(float)
+                if g.sense == ">=":
+                    c_lo[idx] = np.maximum(c_lo[idx], np.ceil(f * prev_int - _EPS))
+                else:
+                    c_hi[idx] = np.minimum(c_hi[idx], np.floor(f * prev_int + _EPS))
+            budget = int(layout.budget[s, y])
+            label = f"{layout.streams[s]} {layout.years[y]}"
+            if c_lo.sum() > budget or c_hi.sum() < budget:
+                gap = c_lo.sum() - budget if c_lo.sum() > budget else budget - c_hi.sum()
+                raise InfeasibleError(
+                    f"rounding {label} to whole pounds: floors, caps, locks and pace rules "
+                    f"(applied to the rounded {layout.years[y - 1] if y else 'previous'} "
+                    f"amounts) cannot add up to the budget £{budget:,}; they are £{gap:,.0f} "
+                    "apart. Relax the pace-of-change rules slightly for this stream."
+                )
+            vals = _apportion(x[cells], c_lo, c_hi, budget)
+            if int(vals.sum()) != budget:
+                raise InfeasibleError(
+                    f"rounding {label} to whole pounds left £{budget - int(vals.sum()):,} "
+                    "unallocated within the whole-pound bounds"
+                )
+            out[cells] = vals.astype(np.int64)
+    return out

@@ -1,0 +1,102 @@
+"""Re-check every constraint on the final whole-pound allocation.
+
+:func:`verify_cells` works on the per-cell integers; :func:`verify_frame` on the published wide
+table (it also checks that LAs that are not eligible got £0 and that the totals add up).
+Both raise :class:`~allocator.errors.SolverError` listing every failure by constraint name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SolverError
+from .cells import Layout
+from .config import year_key
+from .constraints import Groups
+
+_TOL = 1e-6
+
+
+def _fail(failures: list[str]) -> None:
+    if failures:
+        shown = "; ".join(failures[:20])
+        more = f"; and {len(failures) - 20} more" if len(failures) > 20 else ""
+        raise SolverError(f"verification of the final allocation failed ({len(failures)} "
+                          f"problem(s)): {shown}{more}")
+
+
+def check_cells(layout: Layout, groups: Groups, x: np.ndarray) -> list[str]:
+    """Every failure of a constraint group on per-cell values ``x`` (whole pounds)."""
+    x = np.asarray(x)
+    out = []
+    if x.shape != (layout.n_cells,):
+        return [f"expected {layout.n_cells} cells, got shape {x.shape}"]
+    if not np.issubdtype(x.dtype, np.integer):
+        out.append("allocation is not in whole pounds")
+    xf = x.astype(float)
+    names = layout.var_names()
+    out += [f"negative: {layout.label(k)} £{x[k]:,}" for k in np.flatnonzero(xf < 0).tolist()]
+    b = groups.budget
+    act = b.activity(xf)
+    out += [f"{b.names[r]}: £{act[r]:,.0f} != budget £{b.rhs[r]:,.0f}"
+            for r in np.flatnonzero(np.abs(act - b.rhs) > 0.5).tolist()]
+    fl = groups.floor
+    out += [f"floor{names[k][1:]}: £{xf[k]:,.0f} < floor £{v:,.2f}"
+            for k, v in zip(fl.cells.tolist(), fl.raw.tolist(), strict=True) if xf[k] < v - _TOL]
+    cp = groups.cap
+    out += [f"cap{names[k][1:]}: £{xf[k]:,.0f} > cap £{v:,.2f}"
+            for k, v in zip(cp.cells.tolist(), cp.raw.tolist(), strict=True) if xf[k] > v + _TOL]
+    lk = groups.lock
+    out += [f"lock{names[k][1:]}: £{xf[k]:,.0f} != lock £{v:,}"
+            for k, v in zip(lk.cells.tolist(), lk.values.tolist(), strict=True) if xf[k] != v]
+    pe = groups.pace_entry
+    out += [f"pace_entry{names[k][1:]}: £{xf[k]:,.0f} > £0"
+            for k in pe.cells.tolist() if xf[k] > 0]
+    for g in groups.pace_rows:
+        act = g.activity(xf)
+        scale = _TOL * np.maximum(1.0, np.abs(xf[g.owner]))
+        bad = act < -scale if g.sense == ">=" else act > scale
+        out += [f"{g.names[r]}: {g.rule} broken by £{abs(act[r]):,.2f}"
+                for r in np.flatnonzero(bad).tolist()]
+    return out
+
+
+def verify_cells(layout: Layout, groups: Groups, x: np.ndarray) -> None:
+    """Raise :class:`SolverError` if any constraint fails on ``x``."""
+    _fail(check_cells(layout, groups, x))
+
+
+def cells_from_frame(layout: Layout, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Read per-cell values back from the wide table; list money in ineligible cells."""
+    codes = layout.areas["code"].tolist()
+    if frame["code"].astype(str).tolist() != codes:
+        raise SolverError("allocation table rows do not match the areas (code order)")
+    x = np.zeros(layout.n_cells, dtype=np.int64)
+    problems = []
+    for s, stream in enumerate(layout.streams):
+        for y, year in enumerate(layout.years):
+            col = f"{stream}_{year_key(year)}"
+            vals = frame[col].to_numpy()
+            pos = layout.position[s, y]
+            x[pos[pos >= 0]] = vals[pos >= 0]
+            bad = np.flatnonzero((pos < 0) & (vals != 0))
+            problems += [f"eligibility: {codes[i]} has £{vals[i]:,} in {col} but is not eligible"
+                         for i in bad.tolist()]
+    return x, problems
+
+
+def verify_frame(layout: Layout, groups: Groups, frame: pd.DataFrame) -> None:
+    """Re-check every constraint and the totals on the published table."""
+    x, problems = cells_from_frame(layout, frame)
+    problems += check_cells(layout, groups, x)
+    money = [f"{s}_{year_key(y)}" for s in layout.streams for y in layout.years]
+    for y in layout.years:
+        cols = [f"{s}_{year_key(y)}" for s in layout.streams]
+        diff = frame[cols].sum(axis=1) != frame[f"total_{year_key(y)}"]
+        problems += [f"total_{year_key(y)} wrong for {c}" for c in frame.loc[diff, "code"]]
+    diff = frame[money].sum(axis=1) != frame["total"]
+    problems += [f"total wrong for {c}" for c in frame.loc[diff, "code"]]
+    if any(frame[c].dtype != np.int64 for c in [*money, "total"]):
+        problems.append("money columns are not int64 whole pounds")
+    _fail(problems)
