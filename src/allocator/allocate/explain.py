@@ -181,7 +181,8 @@ def shadow_words(layout: Layout, duals: dict[str, float], deviation: str,
                 words = f"£1m more in {stream} {year} would {verb} {amount} {'to' if effect > 0 else 'from'} the {what}"
             m = (marginal or {}).get(cname)
             if isinstance(m, str):
-                words += f"; {m}"
+                words = (f"£1m more in {stream} {year}: {m} (the budget row's shadow price "
+                         f"{pi:+.4g} per £ holds only for a small decrease)")
             elif m is not None and len(m):
                 top = m.sort_values(ascending=False, kind="mergesort").head(5)
                 lab = layout.areas.set_index("code")["name"]
