@@ -27,7 +27,8 @@ _DATA_DIR_HELP = (
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(click.wrap_text(f"error: {message}", width=100, preserve_paragraphs=True), err=True)
+    # one paragraph, unwrapped: terminals wrap it, and scripts can grep it
+    click.echo(f"error: {' '.join(message.split())}", err=True)
     sys.exit(code)
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataError
+from .errors import AllocatorError, DataError
+from .paths import resolve_data_dir
 from .provenance import (
     MANIFEST_NAME,
     Manifest,
@@ -115,13 +116,23 @@ def replay(manifest_path: str | Path, data_dir: str | Path | None = None) -> Rep
     vchanges = version_changes(manifest.versions, collect_versions())
     info.extend(vchanges)
 
-    # 4. Re-run into a temporary folder and compare.
+    # 4. The input files as they are now.
+    root = resolve_data_dir(data_dir)
+    current_inputs = {
+        name: sha256_file(root / name) for name in manifest.inputs if (root / name).is_file()
+    }
+    differences.extend(
+        f"{line} (the source data changed since the run)"
+        for line in hash_changes(manifest.inputs, current_inputs, "input file")
+    )
+
+    # 5. Re-run into a temporary folder and compare.
     with tempfile.TemporaryDirectory(prefix="allocator-replay-") as tmp:
-        result = run_pipeline(cfg, data_dir=data_dir, progress=False, verify_hashes=False)
-        differences.extend(
-            f"{line} (the source data changed since the run)"
-            for line in hash_changes(manifest.inputs, result.inputs, "input file")
-        )
+        try:
+            result = run_pipeline(cfg, data_dir=root, progress=False, verify_hashes=False)
+        except AllocatorError as exc:
+            differences.append(f"the re-run failed: {exc}")
+            return ReplayReport(run_dir=run_dir, ok=False, differences=differences, info=info)
         new_dir = result.write(Path(tmp))
         new_manifest = Manifest.read(new_dir / MANIFEST_NAME)
         for name in sorted(set(manifest.outputs) | set(new_manifest.outputs)):
