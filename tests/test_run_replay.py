@@ -267,3 +267,26 @@ def test_missing_config_and_manifest_are_clear_errors(tmp_path: Path) -> None:
     proc = cli("replay", str(tmp_path / "manifest.json"))
     assert proc.returncode == 2
     assert "manifest not found" in proc.stderr
+
+
+def test_map_compare_writes_an_offline_page_and_never_overwrites(published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cmp.html"
+    proc = cli("map", "--compare", str(published), str(published), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "ssmtrg-2022-25" in html
+    import re
+
+    # nothing is loaded from outside the file: no external script, stylesheet or image tags
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=[\"']https?:|<img[^>]+src=[\"']https?:", html)
+    proc = cli("map", "--compare", str(published), str(published), "--out", str(out))
+    assert proc.returncode == 2
+    assert "already exists" in proc.stderr
+
+
+def test_validate_checks_config_data_and_presolve(published: Path) -> None:
+    proc = cli("validate", str(DEFAULT), "--data-dir", str(_data_of(published)))
+    assert proc.returncode == 0, proc.stderr
+    assert "is valid" in proc.stdout
+    assert "152 LAs" in proc.stdout
+    assert "passes every presolve check" in proc.stdout

@@ -251,8 +251,8 @@ def solver_summary(problem: Any) -> dict[str, Any]:
         "status": problem.status_,
         "solver": problem.solver_name_,
         "solver_version": problem.solver_version_,
-        "objective": round(float(problem.objective_value_), 6),
-        "stages": {k: round(float(v), 6) for k, v in sorted(problem.objective_values_.items())},
+        "objective": round(float(problem.objective_value_), 2),
+        "stages": {k: round(float(v), 2) for k, v in sorted(problem.objective_values_.items())},
     }
     if problem.cross_check_max_diff_ is not None:
         out["cross_check_max_diff_pounds"] = int(problem.cross_check_max_diff_)
