@@ -111,7 +111,7 @@ def test_explain_waterfall_adds_up(solved: AllocationProblem) -> None:
     e = solved.explain_
     assert len(e) == 152 * 2 * 3
     parts = (e["target"] + e["floor_uplift"] + e["cap_trim"] + e["lock_adjustment"]
-             + e["pace_adjustment"] + e["rebalance"] + e["rounding"])
+             + e["rebalance"] + e["pace_adjustment"] + e["knock_on"] + e["rounding"])
     np.testing.assert_allclose(parts, e["final"], atol=1e-4)
     ineligible = e[~e["eligible"]]
     assert (ineligible["final"] == 0).all()
@@ -131,9 +131,18 @@ def test_binding_and_shadow_prices(solved: AllocationProblem) -> None:
     assert {"floor", "budget"} <= set(b["group"])
     sp = solved.shadow_prices_
     assert len(sp) == 6 and sp["shadow_price"].notna().all()
+    # the words come from a re-solve with £1m more and every target recomputed for it (the
+    # budget dual, with targets held fixed, said "£1m more would go to one LA"): £1m more in
+    # place_based 2022-23 spreads over all 50 wave-1 LAs by need
     row = sp[(sp["stream"] == "place_based") & (sp["year"] == "2022-23")].iloc[0]
-    assert row["words"].startswith("£1m more in place_based 2022-23 would")
-    assert "would go to" in row["words"] or "could not be spent" in row["words"]
+    assert row["words"].startswith("£1m more in place_based 2022-23 (every target recomputed")
+    assert "would go to 50 LAs; most to " in row["words"]
+    assert "; the other 45 LAs share £" in row["words"]
+    assert row["recipients"] == 50
+    # flat continuation budgets with no cash cut: more money in 2022-23 cannot be honoured in
+    # 2023-24, and the words say so instead of naming recipients
+    row = sp[(sp["stream"] == "continuation") & (sp["year"] == "2022-23")].iloc[0]
+    assert "could not be allocated at all" in row["words"] and row["recipients"] == 0
 
 
 def test_verify_catches_a_broken_table(solved: AllocationProblem) -> None:
@@ -176,7 +185,7 @@ def test_relative_and_maxmin_objectives_solve_and_hold() -> None:
     cfg = default_config(objective={"deviation": "relative", "fairness": "maxmin"},
                          pace={"no_cash_cut": True, "max_growth": 1.5})
     p = AllocationProblem.from_config(cfg, areas(), explain_marginal=False).solve()
-    assert list(p.objective_values_) == ["fairness", "policy", "tie_break"]
+    assert list(p.objective_values_) == ["fairness", "policy", "pro_rata", "tie_break"]
     assert p.allocation_["total"].sum() == 533_000_000
     e = p.explain_[p.explain_["eligible"] & (p.explain_["target"] > 0)]
     ratio = (e["lp_value"] / e["target"]).min()

@@ -353,11 +353,14 @@ def explain_la(run_dir: str | Path, la: str) -> str:
             ("cap_trim", "trimmed to its cap"),
             ("lock_adjustment", "set by a lock"),
             ("pace_adjustment", "moved by the pace-of-change rule"),
-            ("rebalance", "rebalanced so the stream sums to its budget"),
+            ("rebalance", "scaled pro rata with every other LA so the stream sums to its budget"),
+            ("knock_on", "moved to make room for other LAs' pace rules"),
         ):
             v = float(r.get(col, 0) or 0)
             if abs(v) >= 0.5:
                 steps.append(f"{words} ({'+' if v > 0 else '-'}{_money(abs(v))})")
+        if "scale_factor" in r and r["scale_factor"] == r["scale_factor"]:
+            steps.append(f"stream-year scale factor {float(r['scale_factor']):.6f}")
         rnd = float(r.get("rounding", 0) or 0)
         steps.append(f"rounded to whole pounds ({rnd:+.2f})")
         text = head + "; ".join(steps) + f"; final {_money(r['final'])}."

@@ -238,7 +238,10 @@ class SolverConfig(StrictModel):
     cross_check : {"highs", "cbc"}, optional
         Solve again with this solver; fail if any LA x stream x year differs by more than £1.
     tie_break : {"lexicographic"}
-        The published second stage, see :mod:`allocator.allocate.model`.
+        The published tie-break, see :mod:`allocator.allocate.model`: after the policy stage,
+        the allocation nearest to the pro-rata scaled targets (every LA not at a floor, cap,
+        lock or pace limit gets the same fraction of its target), then a lexicographic stage
+        (ONS code order) for any degeneracy left. The value's name is kept for existing configs.
     msg : bool
         Show solver logs.
     time_limit : float, optional

@@ -1,8 +1,8 @@
 """Explain the allocation: a waterfall per LA x stream x year, binding constraints, shadow prices.
 
 Waterfall columns (pounds; they add up exactly:
-``target + floor_uplift + cap_trim + lock_adjustment + pace_adjustment + rebalance + rounding
-= final``):
+``target + floor_uplift + cap_trim + lock_adjustment + rebalance + pace_adjustment + knock_on
++ rounding = final``):
 
 ``need_share``
     The LA's share of the target basis among the LAs eligible for the stream-year.
@@ -14,13 +14,27 @@ Waterfall columns (pounds; they add up exactly:
     How far the (rounded-down) cap trims that, ``min(cap - (target + floor_uplift), 0)``.
 ``lock_adjustment``
     The move to a locked amount.
-``pace_adjustment``
-    The LP's further move when a pace-of-change rule binds on this LA x stream x year.
 ``rebalance``
-    The LP's further move otherwise: money moved so the stream-year still sums to its budget
-    after other LAs' floors, caps, locks and pace rules (and the published tie-break).
+    The pro-rata scaling step (the published tie-break, :mod:`.scaling`): every LA of the
+    stream-year not held at a floor, cap or lock gets ``scale_factor x target``, so the
+    stream-year sums to its budget after the floors, caps and locks; this column is the move
+    from the bounded target to that scaled amount (``pro_rata``).
+``pace_adjustment``
+    The move a pace-of-change rule on this LA x stream x year forces: from its bounded target
+    to its pace limit in the scaling, plus any further move of the LP where the rule binds.
+``knock_on``
+    The LP's move away from the scaled amount on an LA whose own pace rules do not bind: room
+    made for other LAs' pace rules when pro-rata scaling alone cannot honour them (and, with
+    ``fairness: maxmin`` or ``deviation: relative``, the objective's own preference). Zero when
+    the allocation is exactly pro rata.
 ``rounding``
     Whole-pound rounding (largest remainder).
+
+Other columns: ``scale_factor`` (the stream-year's ``lambda``), ``pro_rata`` (the scaled
+amount ``clamp(lambda x target, bounds)``), ``held`` (``scaled`` or the bound that holds the
+scaled amount: ``floor``, ``cap``, ``lock``, ``pace``), ``floor``, ``cap``, ``lock``,
+``lp_value``, ``final``, ``binding`` (constraint groups binding at the LP solution) and
+``pct_vs_target``.
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ import pandas as pd
 from .cells import Layout
 from .config import year_key
 from .constraints import Groups
+from .scaling import PACE, ProRata
 
 BIND_TOL = 0.01
 
@@ -86,7 +101,7 @@ def binding(layout: Layout, groups: Groups, x: np.ndarray, duals: dict[str, floa
 
 
 def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarray,
-              bound: pd.DataFrame) -> pd.DataFrame:
+              bound: pd.DataFrame, scaled: ProRata) -> pd.DataFrame:
     """The long explanation table: one row per LA x stream x year (ineligible ones included)."""
     n = layout.n_cells
     fl = groups.floor.dense(n, 0.0)
@@ -109,9 +124,13 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
             binds.setdefault(int(cell), []).append(str(group))
     pace_bind = np.array([any(b in pace_groups for b in binds.get(k, [])) for k in range(n)],
                          dtype=bool)
-    moved = x_lp - after
-    pace_adj = np.where(pace_bind, moved, 0.0)
-    rebalance = np.where(pace_bind, 0.0, moved)
+    s_hat = scaled.value
+    step = s_hat - after
+    paced = scaled.held == PACE
+    rebalance = np.where(paced, 0.0, step)
+    moved = x_lp - s_hat
+    pace_adj = np.where(paced, step, 0.0) + np.where(pace_bind, moved, 0.0)
+    knock_on = np.where(pace_bind, 0.0, moved)
     rounding = x_int - x_lp
     cells = pd.DataFrame({
         "code": layout.codes,
@@ -127,8 +146,12 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
         "floor_uplift": uplift,
         "cap_trim": trim,
         "lock_adjustment": lock_adj,
-        "pace_adjustment": pace_adj,
+        "scale_factor": scaled.scale[layout.stream, layout.year],
+        "pro_rata": s_hat,
+        "held": scaled.held,
         "rebalance": rebalance,
+        "pace_adjustment": pace_adj,
+        "knock_on": knock_on,
         "lp_value": x_lp,
         "rounding": rounding,
         "final": x_int,
@@ -140,10 +163,11 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
     out = grid.merge(cells, on=["code", "stream", "year"], how="left")
     out["eligible"] = out["eligible"].eq(True)
     zero = ["basis", "need_share", "target", "floor_uplift", "cap_trim", "lock_adjustment",
-            "pace_adjustment", "rebalance", "lp_value", "rounding"]
+            "pro_rata", "rebalance", "pace_adjustment", "knock_on", "lp_value", "rounding"]
     out[zero] = out[zero].fillna(0.0)
     out["final"] = out["final"].fillna(0).astype(np.int64)
     out["binding"] = out["binding"].fillna("not eligible")
+    out["held"] = out["held"].fillna("not eligible")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["pct_vs_target"] = np.where(out["target"] > 0,
                                         100.0 * (out["final"] - out["target"]) / out["target"],
@@ -159,38 +183,61 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
     return out
 
 
-def shadow_words(layout: Layout, duals: dict[str, float], deviation: str,
+def _gbp(v: float) -> str:
+    return f"-£{-v:,.0f}" if v < 0 else f"£{v:,.0f}"
+
+
+def marginal_words(stream: str, year: str, gain: pd.Series | str | None,
+                   names: pd.Series, top: int = 5) -> str:
+    """One sentence: where £1m more in a stream-year would go.
+
+    ``gain`` is the whole-pound change per LA of that stream-year from a re-solve with the
+    budget £1m higher and every target recomputed for it, or a reason it could not be spent.
+    """
+    head = f"£1m more in {stream} {year}"
+    if gain is None:
+        return f"{head}: not computed (explain_marginal is off)"
+    if isinstance(gain, str):
+        return f"{head}: {gain}"
+    up = gain[gain > 0].sort_values(ascending=False, kind="mergesort")
+    down = gain[gain < 0]
+    if up.empty:
+        return f"{head} would change no LA's allocation in that stream-year"
+    shown = up.head(top)
+    words = (f"{head} (every target recomputed as its need share of the larger budget) would go "
+             f"to {len(up)} LA{'s' if len(up) != 1 else ''}; most to "
+             + ", ".join(f"{names.get(c, c)} ({c}) {_gbp(v)}" for c, v in shown.items()))
+    rest = up.iloc[len(shown):]
+    if len(rest):
+        words += (f"; the other {len(rest)} LA{'s' if len(rest) != 1 else ''} share "
+                  f"{_gbp(float(rest.sum()))}")
+    if len(down):
+        words += (f"; {len(down)} LA{'s' if len(down) != 1 else ''} would get less "
+                  f"({_gbp(float(-down.sum()))} in total, to honour floors, caps or pace rules)")
+    return words
+
+
+def shadow_words(layout: Layout, duals: dict[str, float],
                  marginal: dict[str, pd.Series | str] | None = None) -> pd.DataFrame:
-    """Budget shadow prices in words: what £1m more in a stream-year would do."""
+    """Where £1m more in each stream-year would go, in words, with the budget row's dual.
+
+    The words come from the re-solve with the larger budget (``marginal``): targets are need
+    shares of the budget, so more money moves every target and spreads by need. The budget
+    row's dual (``shadow_price``: change in the policy objective per £1 on the budget with the
+    targets held fixed) is kept as a number for analysts but not put into words: with targets
+    that follow the budget it does not say what more money would do.
+    """
+    names = layout.areas.set_index("code")["name"]
     recs = []
     for stream in layout.streams:
         for year in layout.years:
             cname = f"budget_{stream}_{year_key(year)}"
             if cname not in duals:
                 continue
-            pi = duals[cname]
-            unit = "£" if deviation == "absolute" else ""
-            effect = pi * 1_000_000
-            amount = f"{unit}{abs(effect):,.0f}" if deviation == "absolute" else f"{abs(effect):,.4f}"
-            what = ("total deviation from target" if deviation == "absolute"
-                    else "total relative deviation from target")
-            if abs(effect) < 1e-9:
-                words = f"£1m more in {stream} {year} would leave the {what} unchanged"
-            else:
-                verb = "add" if effect > 0 else "remove"
-                words = f"£1m more in {stream} {year} would {verb} {amount} {'to' if effect > 0 else 'from'} the {what}"
-            m = (marginal or {}).get(cname)
-            if isinstance(m, str):
-                words = (f"£1m more in {stream} {year}: {m} (the budget row's shadow price "
-                         f"{pi:+.4g} per £ holds only for a small decrease)")
-            elif m is not None and len(m):
-                top = m.sort_values(ascending=False, kind="mergesort").head(5)
-                lab = layout.areas.set_index("code")["name"]
-                words += "; it would go to " + ", ".join(
-                    f"{lab[c]} ({c}) £{v:,.0f}" for c, v in top.items())
-                if len(m) > 5:
-                    words += f" and {len(m) - 5} more LAs"
+            m = marginal.get(cname) if marginal is not None else None
+            recipients = int((m > 0).sum()) if isinstance(m, pd.Series) else 0
             recs.append({"stream": stream, "year": year, "constraint": cname,
-                         "shadow_price": pi, "per_1m": effect, "words": words})
-    return pd.DataFrame(recs, columns=["stream", "year", "constraint", "shadow_price", "per_1m",
-                                       "words"])
+                         "shadow_price": duals[cname], "recipients": recipients,
+                         "words": marginal_words(stream, year, m, names)})
+    return pd.DataFrame(recs, columns=["stream", "year", "constraint", "shadow_price",
+                                       "recipients", "words"])

@@ -1,8 +1,9 @@
 """The allocation problem as an estimator: parameters in, results in trailing-underscore attributes.
 
 Pipeline of :meth:`AllocationProblem.solve`: layout (eligibility, targets) -> constraint groups
--> presolve -> model -> staged solve (fairness?, policy, tie-break) -> elastic re-solve if
-infeasible -> whole-pound rounding -> verify -> optional cross-check -> explanation.
+-> presolve -> pro-rata scaled targets -> model -> staged solve (fairness?, policy, pro-rata
+tie-break, lexicographic tie-break) -> elastic re-solve if infeasible -> whole-pound rounding ->
+verify -> optional cross-check -> explanation.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, SolverError
+from ..errors import ConfigError, InfeasibleError, SolverError
 from .cells import Layout, build_layout
 from .config import (
     AllocationConfig,
@@ -35,6 +36,7 @@ from .explain import binding, shadow_words, waterfall
 from .model import LpModel, build_model, build_model_loop
 from .presolve import Issue, presolve
 from .rounding import round_allocation
+from .scaling import ProRata, pro_rata_targets
 from .solve import SolveResult, SolverInfeasible, staged_solve
 from .verify import verify_cells, verify_frame
 
@@ -62,8 +64,9 @@ class AllocationProblem:
     base_dir : path, optional
         Directory that relative floor-file paths are resolved against.
     explain_marginal : bool
-        Re-solve with £1m more per stream-year to say where it would go (one extra staged
-        solve per stream-year; switch off for very large problems).
+        Re-solve with £1m more per stream-year, targets recomputed as need shares of the larger
+        budget, to say where it would go (one extra build and staged solve per stream-year;
+        switch off for very large problems).
     builder : {"vectorised", "loop"}
         Model builder (the loop builder is the benchmark baseline; both build the same model).
 
@@ -77,13 +80,20 @@ class AllocationProblem:
     binding_ : DataFrame
         Constraints binding at the solution, with duals.
     shadow_prices_ : DataFrame
-        Budget duals from the policy stage, in words.
+        Per stream-year: the budget row's dual (targets held fixed) and, in words, where £1m
+        more would go (see :func:`allocator.allocate.explain.shadow_words`).
+    pro_rata_ : ProRata
+        The pro-rata scaled targets and ``lambda`` per stream-year (the published tie-break).
     status_ : str
         ``"optimal"`` after a successful solve.
     objective_value_ : float
         Policy-stage optimum (total deviation from target).
     objective_values_ : dict
-        Optimum of every stage.
+        Optimum of every stage (``pro_rata`` is 0 when the allocation is exactly the pro-rata
+        scaled targets before rounding).
+    solve_verified_ : list of str
+        Stages that were verified at the pro-rata scaled targets instead of solved (see
+        :mod:`allocator.allocate.solve`); empty when every stage was solved.
     solver_name_, solver_version_ : str
     cross_check_max_diff_ : int or None
         Largest difference in pounds between the two solvers when cross-checking.
@@ -145,13 +155,14 @@ class AllocationProblem:
                 data[key] = getattr(self, key)
         return validate_allocation_config(data)
 
-    def _prepare(self, areas: pd.DataFrame | None) -> tuple[AllocationConfig, Layout, Groups]:
+    def _prepare(self, areas: pd.DataFrame | None, cfg: AllocationConfig | None = None
+                 ) -> tuple[AllocationConfig, Layout, Groups]:
         frame = areas if areas is not None else self.areas
         if frame is None:
             raise ConfigError("no areas table: pass areas= to AllocationProblem or to solve()")
         if self.builder not in BUILDERS:
             raise ConfigError(f"builder {self.builder!r} unknown; use 'vectorised' or 'loop'")
-        cfg = self.config()
+        cfg = cfg if cfg is not None else self.config()
         layout = build_layout(cfg, frame)
         base = Path(self.base_dir) if self.base_dir is not None else None
         return cfg, layout, build_groups(layout, cfg, base)
@@ -159,7 +170,8 @@ class AllocationProblem:
     def build(self, areas: pd.DataFrame | None = None) -> LpModel:
         """Build (but do not solve) the LP model."""
         cfg, layout, groups = self._prepare(areas)
-        return BUILDERS[self.builder](layout, groups, cfg.objective)
+        return BUILDERS[self.builder](layout, groups, cfg.objective,
+                                      pro_rata_targets(layout, groups).value)
 
     # ------------------------------------------------------------------ steps
     def presolve(self, areas: pd.DataFrame | None = None) -> AllocationProblem:
@@ -195,7 +207,8 @@ class AllocationProblem:
         """
         cfg, layout, groups = self._prepare(areas)
         self.presolve_issues_ = presolve(layout, groups, cfg) if check else []
-        model = BUILDERS[self.builder](layout, groups, cfg.objective)
+        scaled = pro_rata_targets(layout, groups)
+        model = BUILDERS[self.builder](layout, groups, cfg.objective, scaled.value)
         result = self._run(model, layout, groups, cfg.solver, cfg.solver.name)
         x_int = round_allocation(layout, groups, result.x)
         verify_cells(layout, groups, x_int)
@@ -209,14 +222,14 @@ class AllocationProblem:
         self.allocation_ = self._wide(layout, x_int)
         verify_frame(layout, groups, self.allocation_)
         bound = binding(layout, groups, result.x, result.duals, result.reduced_costs)
-        self.explain_ = waterfall(layout, groups, result.x, x_int, bound)
+        self.pro_rata_: ProRata = scaled
+        self.explain_ = waterfall(layout, groups, result.x, x_int, bound, scaled)
         self.binding_ = bound.drop(columns="cell")
-        marginal = self._marginal(model, layout, groups, cfg, result) \
-            if self.explain_marginal else None
-        self.shadow_prices_ = shadow_words(layout, result.duals, cfg.objective.deviation,
-                                           marginal)
+        marginal = self._marginal(areas, layout, cfg, x_int) if self.explain_marginal else None
+        self.shadow_prices_ = shadow_words(layout, result.duals, marginal)
         self.status_ = "optimal"
         self.objective_values_ = dict(result.objectives)
+        self.solve_verified_ = list(result.verified)
         self.objective_value_ = float(result.objectives["policy"])
         self.solver_name_ = result.solver
         self.solver_version_ = result.version
@@ -307,24 +320,39 @@ class AllocationProblem:
         out["total"] = out[money].sum(axis=1).astype(np.int64)
         return out
 
-    def _marginal(self, model: LpModel, layout: Layout, groups: Groups, cfg: AllocationConfig,
-                  result: SolveResult) -> dict[str, pd.Series | str]:
+    def _marginal(self, areas: pd.DataFrame | None, layout: Layout, cfg: AllocationConfig,
+                  x_int: np.ndarray) -> dict[str, pd.Series | str]:
+        """Whole-pound change per cell when one stream-year has £1m more.
+
+        The whole problem is rebuilt with the larger budget, so targets (need share x budget),
+        share-of-stream caps and the pro-rata scaled targets follow it, and solved again.
+        """
         out: dict[str, pd.Series | str] = {}
         codes = layout.codes
-        for cname in groups.budget.names:
-            c = model.constraints[cname]
-            rhs = -c.constant
-            c.changeRHS(rhs + 1_000_000)
-            try:
-                more = staged_solve(model, cfg.solver)
-                gain = more.x - result.x
-                keep = gain > 0.5
-                out[cname] = pd.Series(gain[keep], index=codes[keep])
-            except SolverInfeasible:
-                out[cname] = ("it could not be spent without breaking a cap, lock or "
-                              "pace-of-change rule (e.g. no cash cut the following year)")
-            finally:
-                c.changeRHS(rhs)
+        for s, stream in enumerate(layout.streams):
+            for y, year in enumerate(layout.years):
+                if layout.budget[s, y] <= 0:
+                    continue
+                cname = f"budget_{stream}_{year_key(year)}"
+                budget = dict(cfg.streams[stream].budget)
+                budget[year] += 1_000_000
+                streams = dict(cfg.streams)
+                streams[stream] = streams[stream].model_copy(update={"budget": budget})
+                more_cfg = cfg.model_copy(update={"streams": streams})
+                _, lay2, grp2 = self._prepare(areas, more_cfg)
+                model = BUILDERS[self.builder](lay2, grp2, more_cfg.objective,
+                                               pro_rata_targets(lay2, grp2).value)
+                try:
+                    more = staged_solve(model, cfg.solver)
+                    more_int = round_allocation(lay2, grp2, more.x)
+                except (SolverInfeasible, InfeasibleError):
+                    out[cname] = ("it could not be allocated at all: with it the floors, caps, "
+                                  "locks and pace-of-change rules (e.g. no cash cut into a "
+                                  "following year whose budget stays the same) cannot all hold")
+                    continue
+                gain = more_int - x_int
+                cells = layout.block(s, y)
+                out[cname] = pd.Series(gain[cells], index=codes[cells])
         return out
 
 
