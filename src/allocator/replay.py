@@ -358,9 +358,9 @@ def explain_la(run_dir: str | Path, la: str) -> str:
         ):
             v = float(r.get(col, 0) or 0)
             if abs(v) >= 0.5:
+                if col == "rebalance" and r.get("scale_factor") == r.get("scale_factor"):
+                    words += f" (factor {float(r['scale_factor']):.6f})"
                 steps.append(f"{words} ({'+' if v > 0 else '-'}{_money(abs(v))})")
-        if "scale_factor" in r and r["scale_factor"] == r["scale_factor"]:
-            steps.append(f"stream-year scale factor {float(r['scale_factor']):.6f}")
         rnd = float(r.get("rounding", 0) or 0)
         steps.append(f"rounded to whole pounds ({rnd:+.2f})")
         text = head + "; ".join(steps) + f"; final {_money(r['final'])}."
