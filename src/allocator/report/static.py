@@ -181,7 +181,11 @@ def _draw(
     labels: pd.Series | None = None,
 ) -> Figure:
     fig = plt.figure(figsize=(8.27, 10.5), dpi=100)
-    ax = fig.add_axes((0.02, 0.14, 0.96, 0.76))
+    footer = _footer_text(meta, extra_notes)
+    # reserve the footer's height (5.8 pt type, 1.2 line spacing, 10.5 in page) below the map
+    footer_h = (footer.count("\n") + 1) * 5.8 * 1.2 / (10.5 * 72)
+    bottom = 0.015 + footer_h + 0.01
+    ax = fig.add_axes((0.02, bottom, 0.96, 0.90 - bottom))
     colors = [scale.color_of(int(k)) for k in scale.classes]
     geo = geo.assign(_color=colors)
     geo.plot(ax=ax, color=geo["_color"], edgecolor="#555555", linewidth=0.3)
@@ -238,7 +242,7 @@ def _draw(
     fig.text(
         0.03,
         0.01,
-        _footer_text(meta, extra_notes),
+        footer,
         fontsize=5.8,
         va="bottom",
         color="#222222",
