@@ -45,6 +45,9 @@ class OutputConfig(StrictModel):
         Format of the exported optimisation model.
     hex_cartogram : bool
         Also draw the static maps on the House of Commons Library hex cartogram.
+    map_tiles : str, optional
+        A basemap tile provider for ``map.html`` (e.g. ``"OpenStreetMap"``), shown as an optional
+        layer that needs internet. Default none: the map is fully offline.
     """
 
     dir: str = "outputs"
@@ -54,6 +57,7 @@ class OutputConfig(StrictModel):
     gpkg: bool = True
     model_format: Literal["lp", "mps"] = "lp"
     hex_cartogram: bool = True
+    map_tiles: str | None = None
 
     @field_validator("dir")
     @classmethod

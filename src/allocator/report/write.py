@@ -92,7 +92,7 @@ def write_run(result: RunResult, parent: Path, name: str) -> Path:
             if out_cfg.map:
                 from .map import write_map
 
-                write_map(mframe, meta, tmp / "map.html")
+                write_map(mframe, meta, tmp / "map.html", tiles=out_cfg.map_tiles)
             if out_cfg.static_maps:
                 from .static import write_static_maps
 
