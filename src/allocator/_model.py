@@ -9,8 +9,12 @@ and the date it takes effect (OpenFisca-style dated, sourced parameters).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
@@ -35,3 +39,73 @@ class Sourced(StrictModel):
     source: str | None = None
     units: str | None = None
     effective: dt.date | None = None
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def format_errors(exc: ValidationError, section: str | None = None) -> list[str]:
+    """One line per validation problem, each naming the key by its full path.
+
+    Unknown keys read "unknown key 'a.b'", missing ones "missing required key 'a.b'", others
+    "'a.b': message (got value)"; the offending value is shown only when it is a scalar, so a
+    section-level error does not dump the whole section.
+    """
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = _format_loc(((section,) if section else ()) + loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{path}'")
+        elif err["type"] == "missing":
+            lines.append(f"missing required key '{path}'")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            value = err.get("input")
+            shown = "" if isinstance(value, Mapping | list | tuple | BaseModel) else f" (got {value!r})"
+            lines.append(f"'{path}': {msg}{shown}")
+    return lines
+
+
+def validate_model(
+    model: type[M],
+    data: object,
+    *,
+    source: str = "config",
+    section: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> M:
+    """Validate ``data`` as ``model``; on failure raise one ConfigError naming every bad key.
+
+    Parameters
+    ----------
+    model : type
+        The pydantic model class.
+    data : mapping or model
+        Raw section (as read from YAML) or an instance.
+    source : str
+        What the data came from (a file name), the start of the message.
+    section : str, optional
+        Config section the data sits under, prefixed to every key path (e.g. ``"index"``).
+    context : dict, optional
+        Pydantic validation context.
+    """
+    from .errors import ConfigError
+
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        lines = format_errors(exc, section)
+        n = len(lines)
+        raise ConfigError(
+            f"{source}: {n} problem{'s' if n != 1 else ''} in the config: " + "; ".join(lines)
+        ) from None

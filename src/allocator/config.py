@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ._model import Sourced, StrictModel
+from ._model import Sourced, StrictModel, validate_model
 from .allocate.config import AllocationConfig
 from .data.config import DataConfig
 from .errors import ConfigError
@@ -200,41 +200,11 @@ def read_config_document(path: str | os.PathLike[str], _seen: tuple[Path, ...] =
     return deep_merge(base, doc)
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One paragraph naming every offending key by its full path."""
-    lines = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        path = _format_loc(loc)
-        if err["type"] == "extra_forbidden":
-            lines.append(f"unknown key '{path}'")
-        elif err["type"] == "missing":
-            lines.append(f"missing required key '{path}'")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"'{path}': {msg} (got {err.get('input')!r})")
-    n = len(lines)
-    return f"{source}: {n} problem{'s' if n != 1 else ''} in the config: " + "; ".join(lines)
-
-
 def config_from_dict(doc: Mapping[str, Any], source: str = "config") -> RunConfig:
     """Validate a config document (already merged) into a :class:`RunConfig`."""
     rasters = ((doc.get("data") or {}).get("rasters") or []) if isinstance(doc.get("data"), Mapping) else []
     extra = [r["name"] for r in rasters if isinstance(r, Mapping) and isinstance(r.get("name"), str)]
-    try:
-        return RunConfig.model_validate(dict(doc), context={"extra_indicators": extra})
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+    return validate_model(RunConfig, dict(doc), source=source, context={"extra_indicators": extra})
 
 
 def load_config(path: str | os.PathLike[str]) -> RunConfig:

@@ -15,10 +15,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .._model import Sourced, StrictModel
-from ..errors import ConfigError
+from .._model import Sourced, StrictModel, validate_model
 
 YEAR_PATTERN = re.compile(r"^\d{4}-\d{2}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -337,13 +336,4 @@ def validate_allocation_config(data: object, *, section: str = "allocation") -> 
     ConfigError
         One line per problem, each prefixed with its key path.
     """
-    if isinstance(data, AllocationConfig):
-        return data
-    try:
-        return AllocationConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            path = ".".join(str(p) for p in (section, *err["loc"]))
-            lines.append(f"{path}: {err['msg']}")
-        raise ConfigError("invalid allocation config: " + "; ".join(lines)) from None
+    return validate_model(AllocationConfig, data, source="invalid allocation config", section=section)

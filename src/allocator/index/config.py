@@ -18,15 +18,13 @@ from typing import Literal, TypeVar
 from pydantic import (
     BaseModel,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from .._model import Sourced, StrictModel
+from .._model import Sourced, StrictModel, validate_model
 from ..data.schema import INDICATORS
-from ..errors import ConfigError
 
 Direction = Literal["higher_is_worse", "higher_is_better"]
 Transform = Literal["none", "log", "rank"]
@@ -62,15 +60,7 @@ def validate_section(model: type[M], data: object, *, section: str | None = None
     ConfigError
         One line per validation problem, each with its key path.
     """
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in ((section,) if section else ()) + tuple(err["loc"]))
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc or model.__name__}: {msg}")
-        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
+    return validate_model(model, data, source="invalid configuration", section=section)
 
 
 class IndicatorSpec(StrictModel):
