@@ -190,6 +190,45 @@ class IndexConfig(Sourced):
         return self
 
 
+class SensitivityConfig(StrictModel):
+    """Variance-based (Sobol') attribution of wave-1 membership (``uncertainty.sensitivity``).
+
+    See :mod:`allocator.index.sensitivity`. The uncertain choices are those of the enclosing
+    :class:`UncertaintyConfig` (weights, normaliser, aggregator, indicator noise); the random
+    numbers come from its ``seed`` unless ``seed`` is given here.
+
+    Parameters
+    ----------
+    enabled : bool
+        When False the analysis is skipped.
+    samples : int
+        Base sample size ``N`` of Saltelli's scheme, a power of 2 (the Sobol' sequence is only
+        balanced for powers of 2). The model runs ``N * (factors + 2)`` times.
+    num_resamples : int
+        Bootstrap resamples behind the confidence half-widths.
+    conf_level : float
+        Confidence level of the half-widths ``S1_conf`` / ``ST_conf``.
+    seed : int, optional
+        Seed of the Sobol' scrambling and the bootstrap; ``None`` uses the uncertainty seed.
+    """
+
+    enabled: bool = True
+    samples: int = Field(default=1024, ge=2)
+    num_resamples: int = Field(default=100, ge=2)
+    conf_level: float = Field(default=0.95, gt=0, lt=1)
+    seed: int | None = None
+
+    @field_validator("samples")
+    @classmethod
+    def _power_of_two(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError(
+                "samples must be a power of 2 (Sobol' sequence balance); "
+                f"try {1 << (v.bit_length() - 1)} or {1 << v.bit_length()}"
+            )
+        return v
+
+
 class UncertaintyConfig(Sourced):
     """Monte Carlo over data and method choices (the ``uncertainty:`` section).
 
@@ -224,6 +263,9 @@ class UncertaintyConfig(Sourced):
         k < number of waves, lies in this closed band.
     chunk_size : int
         Draws evaluated together (memory ~ chunk_size x LAs x indicators x 8 bytes x a few).
+    sensitivity : SensitivityConfig, optional
+        Sobol' attribution of wave-1 membership to these choices
+        (:class:`allocator.index.sensitivity.WaveSensitivity`). ``None``: not configured.
     """
 
     enabled: bool = True
@@ -236,6 +278,7 @@ class UncertaintyConfig(Sourced):
     use_death_rate_interval: bool = True
     borderline: tuple[float, float] = (0.2, 0.8)
     chunk_size: int = Field(default=2_000, ge=1)
+    sensitivity: SensitivityConfig | None = None
 
     @field_validator("normalise_choices", "aggregate_choices")
     @classmethod
