@@ -39,6 +39,7 @@ EXPECTED_FILES = {
     "manifest.json",
     "map_wave.png",
     "map_per_head.png",
+    "sensitivity.csv",
 }
 
 

@@ -79,6 +79,8 @@ class RunResult:
     problem: Any = field(repr=False)
     data_dir: Path | None = None
     overrides: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    sensitivity: pd.DataFrame | None = field(default=None, repr=False)
+    sensitivity_notes: list[str] = field(default_factory=list, repr=False)
 
     @property
     def run_hash(self) -> str:
@@ -198,6 +200,13 @@ def run(
         unc = RankUncertainty(
             config.index, config.uncertainty, config.waves, progress=progress
         ).fit(frame)
+    sens = None
+    sens_cfg = config.uncertainty.sensitivity
+    if config.uncertainty.enabled and (sens_cfg is None or sens_cfg.enabled):
+        from .index import WaveSensitivity
+
+        _progress(progress, "Sobol attribution of wave-1 membership")
+        sens = WaveSensitivity(config.index, config.uncertainty, config.waves).fit(frame)
     table = index_table(frame, need, waves, unc)
     checks = strategy_checks(frame.merge(table[["code", "wave"]], on="code"))
 
@@ -226,6 +235,8 @@ def run(
         problem=problem,
         data_dir=root,
         overrides=waves.overrides_,
+        sensitivity=None if sens is None else sens.indices_,
+        sensitivity_notes=[] if sens is None else list(sens.notes_),
     )
 
 

@@ -52,6 +52,8 @@ def render_summary(
     attribution: str,
     overrides: pd.DataFrame | None = None,
     marginal: Sequence[str] = (),
+    sensitivity: pd.DataFrame | None = None,
+    sensitivity_notes: Sequence[str] = (),
 ) -> str:
     """Render ``summary.md``.
 
@@ -135,6 +137,26 @@ def render_summary(
                     f"| {r.code} | {_md_escape(r.name)} | {r.rank} | {r.rank_p05:.0f}-{r.rank_p95:.0f} "
                     f"| {r.p_wave_1:.2f} | {r.p_wave_le_2:.2f} | {r.wave} |"
                 )
+        out.append("")
+
+    if sensitivity is not None and not sensitivity.empty:
+        out.append("## Which choice moves wave 1 most (Sobol indices)")
+        out.append("")
+        out.append(
+            "Share of the variance of wave-1 membership (summed over LAs) due to each uncertain "
+            "choice: S1 alone, ST including its interactions; `LAs moved` is the expected number of "
+            "LAs whose wave-1 membership changes when only that choice is redrawn."
+        )
+        out.append("")
+        out.append("| choice | S1 | ST | LAs moved |")
+        out.append("|---|---|---|---|")
+        for r in sensitivity.sort_values("ST", ascending=False).itertuples():
+            out.append(
+                f"| {_md_escape(r.factor)} | {r.S1:.3f} ± {r.S1_conf:.3f} | {r.ST:.3f} ± "
+                f"{r.ST_conf:.3f} | {r.las_moved:.1f} |"
+            )
+        out.append("")
+        out.extend(f"- {_md_escape(n)}" for n in sensitivity_notes)
         out.append("")
 
     out.append("## Wave overrides (locks and lock-outs)")

@@ -58,6 +58,8 @@ def write_run(result: RunResult, parent: Path, name: str) -> Path:
         _write_commented_csv(result.allocation, tmp / "allocation.csv", header)
         _write_commented_csv(result.index, tmp / "index.csv", header)
         _write_commented_csv(result.explain, tmp / "explain.csv", header)
+        if result.sensitivity is not None:
+            _write_commented_csv(result.sensitivity, tmp / "sensitivity.csv", header)
         if out_cfg.excel:
             notes = [("Title", cfg.title or cfg.name), ("Config", f"{cfg.name} (sha256 {result.config_hash})"), ("Run hash", result.run_hash)]
             notes += [("Source", s) for s in result.sources()]
@@ -115,6 +117,8 @@ def write_run(result: RunResult, parent: Path, name: str) -> Path:
             solver=result.solver,
             attribution=ATTRIBUTION,
             overrides=result.overrides,
+            sensitivity=result.sensitivity,
+            sensitivity_notes=result.sensitivity_notes,
             marginal=list(result.problem.shadow_prices_["words"]) if hasattr(result.problem, "shadow_prices_") else [],
         )
         (tmp / "summary.md").write_text(summary, encoding="utf-8")
