@@ -83,10 +83,13 @@ def run(config: Path, data_dir: Path | None, out: Path | None, quiet: bool) -> N
     from .config import load_config
     from .pipeline import output_parent
     from .pipeline import run as run_pipeline
+    from .rundir import check_writable
 
     cfg = load_config(config)
+    parent = output_parent(cfg, out)
+    check_writable(parent)  # fail in a second, not after the whole run
     result = run_pipeline(cfg, data_dir=data_dir, progress=not quiet)
-    run_dir = result.write(output_parent(cfg, out))
+    run_dir = result.write(parent)
     click.echo(result.headline())
     click.echo(f"run directory: {run_dir}")
 

@@ -55,6 +55,8 @@ def sweep_stale(parent: Path) -> list[Path]:
 
 def check_writable(parent: Path) -> None:
     """Raise :class:`OutputError` unless ``parent`` exists (or can be made) and is writable."""
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"output location {parent} exists and is not a folder; choose another with --out DIR")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -130,6 +130,18 @@ def check_crs(gdf: gpd.GeoDataFrame, expected: str, *, file: Path | str) -> None
         raise DataError(
             f"CRS is {got.to_string()}, expected {expected}", file=file, column="geometry"
         )
+    if got in lonlat and len(gdf):
+        # GeoJSON without a "crs" member defaults to lon/lat; coordinates in metres (e.g. British
+        # National Grid) would pass that default silently, so check they look like England's.
+        minx, miny, maxx, maxy = gdf.total_bounds
+        if not (minx >= -9.0 and maxx <= 3.0 and miny >= 49.0 and maxy <= 57.0):
+            raise DataError(
+                f"coordinates span x {minx:.4g}..{maxx:.4g}, y {miny:.4g}..{maxy:.4g}, which is "
+                "not longitude/latitude in England (lon -9..3, lat 49..57); the file's CRS is "
+                "missing or wrong (metres in British National Grid need an EPSG:27700 CRS)",
+                file=file,
+                column="geometry",
+            )
 
 
 def repair_geometries(
@@ -152,6 +164,15 @@ def repair_geometries(
     if empty.any():
         raise DataError("missing or empty geometry", file=file, column="geometry",
                         codes=gdf.loc[empty, "code"])
+    kind = geoms.geom_type
+    not_area = ~kind.isin(["Polygon", "MultiPolygon"])
+    if not_area.any():
+        raise DataError(
+            "geometry is not a polygon (an LA boundary must enclose an area)",
+            file=file,
+            column="geometry",
+            codes=[f"{c} ({t})" for c, t in zip(gdf.loc[not_area, "code"], kind[not_area], strict=True)],
+        )
     invalid = ~geoms.is_valid
     if not invalid.any():
         return gdf, []

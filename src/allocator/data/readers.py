@@ -49,11 +49,32 @@ def to_number(
     return out.astype(float)
 
 
+def _first_bad_utf8_line(path: Path, encoding: str) -> str:
+    """``line N`` holding the first byte that does not decode, for a clear encoding error."""
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                return f"line {n}, byte {exc.start + 1} (0x{raw[exc.start]:02x})"
+    return "an unknown line"
+
+
 def _read_csv(path: Path, **kw: object) -> pd.DataFrame:
+    encoding = str(kw.get("encoding", "utf-8"))
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, **kw)
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot be read as CSV: {exc}", file=path) from exc
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty (no header row, no data)", file=path) from None
+    except UnicodeDecodeError:
+        where = _first_bad_utf8_line(path, encoding)
+        raise DataError(
+            f"not valid {encoding} text at {where}; save the file as {encoding.upper()} "
+            "(the official file is, unless its catalogue entry says otherwise)",
+            file=path,
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"cannot be read as CSV: {exc}", file=path) from None
 
 
 def _read_excel(
@@ -87,6 +108,17 @@ def read_boundaries(path: Path) -> gpd.GeoDataFrame:
     gdf = gdf.rename(columns={"utla21_code": "code", "utla21_name": "name"})
     gdf["code"] = clean_text(gdf["code"])
     gdf["name"] = clean_text(gdf["name"])
+    # every English code (E...) must be a well-formed upper-tier code: a mangled one must be
+    # blamed on this file, not silently dropped and reported later as a missing LA
+    english = gdf[gdf["code"].str.startswith("E")]
+    bad = english[~english["code"].str[:3].isin(UTLA_PREFIXES) | ~english["code"].str.fullmatch(r"E\d{8}")]
+    if not bad.empty:
+        raise DataError(
+            "malformed or non-upper-tier English codes (expected E06/E08/E09/E10 + 6 digits)",
+            file=path,
+            column="utla21_code",
+            codes=[f"{c!r} ({n})" for c, n in zip(bad["code"], bad["name"], strict=True)],
+        )
     eng = gdf[gdf["code"].str[:3].isin(UTLA_PREFIXES)]
     return eng[["code", "name", "geometry"]].reset_index(drop=True)
 
