@@ -1,0 +1,585 @@
+"""Speed and scale benchmarks of the allocator (issue 8). Run on demand, not part of the tests.
+
+Usage (from the repository root)::
+
+    /work/venv/bin/python benchmarks/run.py            # full run, a few minutes or more
+    /work/venv/bin/python benchmarks/run.py --quick    # smoke run, about a minute
+
+Every figure is the median of ``--repeat`` runs (or fewer where stated in the table) and every
+ratio is computed from runs made side by side in this one invocation:
+
+1. end to end ``allocator run`` on the default config, warm data cache (subprocess), against the
+   bare import of its dependencies (``python -c "import geopandas, pulp, folium, sklearn"``);
+2. 10,000 Monte Carlo draws over the 152 real LAs: vectorised vs the per-draw loop;
+3. the LP at 152 / 1,000 / 10,000 / 33,755 areas x 3 years x 2 streams (areas beyond 152 are
+   SYNTHETIC, see :mod:`synthetic`): model build (engine vs loop builder), HiGHS and CBC solve,
+   build + solve and peak memory, one fresh subprocess per size;
+4. ``map.html`` for the 152 LAs: size and time to write;
+5. need index + waves + 1,000 Monte Carlo draws over 33,755 SYNTHETIC areas.
+
+``--json PATH`` saves the raw numbers and ``--markdown PATH`` the table as Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CONFIG = REPO / "configs" / "ssmtrg-2022-25.yaml"
+IMPORT_LINE = "import geopandas, pulp, folium, sklearn"
+FULL_SIZES = [152, 1_000, 10_000, 33_755]
+QUICK_SIZES = [152, 1_000]
+#: Sizes from which LP steps run once instead of ``--repeat`` times (each takes long).
+ONCE_FROM = 10_000
+MB = 1024 * 1024
+
+
+# ---------------------------------------------------------------------------------------- table
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    section: str
+    figure: str
+    value: str
+    target: str = ""
+    status: str = ""
+    note: str = ""
+
+
+def fmt_s(x: float | None) -> str:
+    """Seconds with 3 significant digits; ``-`` when not measured."""
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:.0f} s"
+    if x >= 10:
+        return f"{x:.1f} s"
+    if x >= 1:
+        return f"{x:.2f} s"
+    return f"{x * 1000:.0f} ms" if x >= 0.01 else f"{x * 1000:.1f} ms"
+
+
+def fmt_x(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}x"
+
+
+def status(ok: bool | None, quick: bool) -> str:
+    if quick:
+        return "n/a (quick)"
+    if ok is None:
+        return "not measured"
+    return "met" if ok else "MISSED"
+
+
+def median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def render(rows: list[Row], markdown: bool = False) -> str:
+    head = ["section", "figure", "value", "target", "status", "note"]
+    cells = [[r.section, r.figure, r.value, r.target, r.status, r.note] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(out)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------- machine
+def machine() -> dict[str, Any]:
+    """Cores, memory, versions and the commit the numbers belong to."""
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("numpy", "pandas", "pulp", "highspy", "geopandas", "folium"):
+        try:
+            from importlib import metadata
+
+            versions[pkg] = metadata.version(pkg if pkg != "pulp" else "PuLP")
+        except Exception:  # informational only
+            versions[pkg] = "?"
+    commit = "?"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=REPO, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()
+        if dirty:
+            commit += " + uncommitted changes in src/"
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return {
+        "date": dt.datetime.now().isoformat(timespec="minutes"),
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "commit": commit,
+    }
+
+
+# ---------------------------------------------------------------------------------------- 1. e2e
+def allocator_command() -> list[str]:
+    exe = Path(sys.executable).parent / "allocator"
+    if exe.is_file():
+        return [str(exe)]
+    return [sys.executable, "-c", "from allocator.cli import main; main()"]
+
+
+def bench_e2e(repeat: int, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    cmd = allocator_command()
+    imports: list[float] = []
+    runs: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="allocator-bench-") as tmp:
+
+        def run_once(i: int) -> float:
+            out = Path(tmp) / f"run{i}"
+            t, proc = timed(lambda: subprocess.run(
+                [*cmd, "run", str(CONFIG), "--out", str(out)], cwd=REPO, capture_output=True,
+                text=True,
+            ))
+            if proc.returncode != 0:
+                raise RuntimeError(f"allocator run failed:\n{proc.stderr}")
+            shutil.rmtree(out, ignore_errors=True)
+            return t
+
+        log("e2e: warm-up run (fills the data cache and the OS file cache)")
+        run_once(-1)
+        for i in range(repeat):
+            t, proc = timed(lambda: subprocess.run(
+                [sys.executable, "-c", IMPORT_LINE], cwd=REPO, capture_output=True, text=True,
+            ))
+            if proc.returncode != 0:
+                raise RuntimeError(f"import baseline failed:\n{proc.stderr}")
+            imports.append(t)
+            runs.append(run_once(i))
+            log(f"e2e {i + 1}/{repeat}: import {imports[-1]:.2f} s, run {runs[-1]:.2f} s")
+    imp, run = median(imports), median(runs)
+    ratio = run / imp if imp and run else None
+    rows = [
+        Row("1 end to end", f"`{IMPORT_LINE}` (subprocess)", fmt_s(imp), note=f"median of {repeat}"),
+        Row("1 end to end", "`allocator run` default config, warm cache (subprocess)", fmt_s(run),
+            note=f"median of {repeat}, after 1 warm-up"),
+        Row("1 end to end", "run / import", fmt_x(ratio), "<= 3x",
+            status(None if ratio is None else ratio <= 3, quick)),
+    ]
+    return rows, {"import_s": imports, "run_s": runs, "ratio": ratio}
+
+
+# ---------------------------------------------------------------------------------------- 2. MC
+def load_real() -> tuple[Any, Any]:
+    from allocator.config import load_config
+    from allocator.pipeline import prepare
+
+    cfg = load_config(CONFIG)
+    _, areas = prepare(cfg)
+    return cfg, areas
+
+
+def bench_mc(cfg: Any, frame: Any, draws: int, repeat: int, quick: bool
+             ) -> tuple[list[Row], dict[str, Any]]:
+    import numpy as np
+
+    from allocator.index import RankUncertainty
+
+    ucfg = cfg.uncertainty.model_copy(update={"draws": draws})
+    vec: list[float] = []
+    vec_draws: list[float] = []
+    loop: list[float] = []
+    loop_draws: list[float] = []
+    same = True
+    for i in range(repeat):
+        t, uv = timed(lambda: RankUncertainty(cfg.index, ucfg, cfg.waves, method="vectorised",
+                                              progress=False).fit(frame))
+        vec.append(t)
+        vec_draws.append(uv.elapsed_)
+        t, ul = timed(lambda: RankUncertainty(cfg.index, ucfg, cfg.waves, method="loop",
+                                              progress=False).fit(frame))
+        loop.append(t)
+        loop_draws.append(ul.elapsed_)
+        same = same and bool(np.array_equal(uv.ranks_, ul.ranks_))
+        log(f"mc {i + 1}/{repeat}: vectorised {vec[-1]:.3f} s, loop {loop[-1]:.3f} s")
+    v, lp = median(vec), median(loop)
+    ratio = lp / v if v and lp else None
+    ratio_draws = median(loop_draws) / median(vec_draws) if vec_draws else None
+    n = len(frame)
+    rows = [
+        Row("2 Monte Carlo", f"{draws:,} draws x {n} LAs, vectorised `fit()`", fmt_s(v), "< 1 s",
+            status(v < 1 if v else None, quick),
+            f"median of {repeat}; draws alone {fmt_s(median(vec_draws))}"),
+        Row("2 Monte Carlo", f"{draws:,} draws x {n} LAs, per-draw loop `fit()`", fmt_s(lp),
+            note=f"median of {repeat}; draws alone {fmt_s(median(loop_draws))}"),
+        Row("2 Monte Carlo", "loop / vectorised (whole fit)", fmt_x(ratio), ">= 20x",
+            status(None if ratio is None else ratio >= 20, quick),
+            f"draws alone: {fmt_x(ratio_draws)}; identical ranks: {same}"),
+    ]
+    return rows, {"vectorised_s": vec, "loop_s": loop, "vectorised_draws_s": vec_draws,
+                  "loop_draws_s": loop_draws, "ratio": ratio, "identical": same}
+
+
+# ---------------------------------------------------------------------------------------- 3. LP
+def lp_worker(n: int, repeat: int, loop_repeat: int, time_limit: float | None,
+              highs_options: dict[str, Any]) -> dict[str, Any]:
+    """Run in a fresh process: the LP at ``n`` areas; returns the numbers as a dict."""
+    from allocator.allocate import AllocationProblem
+    from allocator.allocate.solve import staged_solve
+    from allocator.errors import AllocatorError
+    from synthetic import allocation_areas, scale_config, synthetic_areas
+
+    cfg, areas = load_real()
+    scfg = scale_config(cfg, n)
+    t_gen, alloc = timed(lambda: allocation_areas(synthetic_areas(areas.frame, n), scfg))
+    solver_update: dict[str, Any] = {"cross_check": None, "time_limit": time_limit}
+    if highs_options:
+        solver_update["highs_options"] = {**scfg.allocation.solver.highs_options, **highs_options}
+    solver = scfg.allocation.solver.model_copy(update=solver_update)
+    acfg = scfg.allocation.model_copy(update={"solver": solver})
+    out: dict[str, Any] = {
+        "n": n, "synthetic": int(n - len(areas.frame)), "generate_s": t_gen,
+        "waves": alloc["wave"].value_counts().sort_index().tolist(),
+    }
+
+    def problem(builder: str) -> Any:
+        return AllocationProblem.from_config(acfg, alloc, builder=builder, explain_marginal=False)
+
+    # Build + solve as a user runs it (presolve checks, build, staged HiGHS solve, rounding,
+    # verification, explanation), first, so ru_maxrss right after it is its peak memory.
+    totals: list[float] = []
+    errors: list[str] = []
+    for _ in range(repeat):
+        try:
+            t, p = timed(lambda: problem("vectorised").solve())
+        except AllocatorError as exc:
+            errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+            break
+        totals.append(t)
+        del p
+        gc.collect()
+    out["total_s"] = totals
+    out["total_error"] = errors[0] if errors else None
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    builds: list[float] = []
+    model = None
+    for _ in range(repeat):
+        model = None
+        gc.collect()
+        t, model = timed(lambda: problem("vectorised").build())
+        builds.append(t)
+    out["build_vectorised_s"] = builds
+    loops: list[float] = []
+    for _ in range(loop_repeat):
+        gc.collect()
+        t, m_loop = timed(lambda: problem("loop").build())
+        loops.append(t)
+        del m_loop
+    out["build_loop_s"] = loops
+    first = model.problem(model.stages[0])
+    out["variables"] = len(first.variables())
+    out["rows"] = len(first.constraints)
+    del first
+
+    for name in ("highs", "cbc"):
+        times: list[float] = []
+        err = None
+        if name == "highs" and errors:
+            err = "skipped: the build + solve above failed"
+        else:
+            for _ in range(repeat):
+                try:
+                    t, _res = timed(lambda name=name: staged_solve(model, acfg.solver, name))
+                except AllocatorError as exc:
+                    err = f"{type(exc).__name__}: {str(exc)[:200]}"
+                    break
+                times.append(t)
+        out[f"solve_{name}_s"] = times
+        out[f"solve_{name}_error"] = err
+    return out
+
+
+def run_worker(args: list[str]) -> dict[str, Any]:
+    """Run ``run.py --worker ...`` in a fresh interpreter and parse its JSON line."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {' '.join(args)} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_lp(sizes: list[int], repeat: int, loop_cap: int, time_limit: float | None,
+             highs_options: dict[str, Any], quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
+    for n in sizes:
+        rep = repeat if n < ONCE_FROM else 1
+        loop_rep = rep if n <= loop_cap else 0
+        log(f"lp: {n:,} areas (repeat {rep}, loop builder {loop_rep}x)")
+        args = ["--worker", "lp", "--size", str(n), "--repeat", str(rep),
+                "--loop-repeat", str(loop_rep)]
+        if time_limit:
+            args += ["--solve-time-limit", str(time_limit)]
+        for k, v in highs_options.items():
+            args += ["--highs-option", f"{k}={v}"]
+        r = run_worker(args)
+        raw[str(n)] = r
+        log(f"lp {n:,}: {json.dumps({k: v for k, v in r.items() if k.endswith('_s')})}")
+        label = f"{n:,} areas" + (f" ({r['synthetic']:,} SYNTHETIC)" if r["synthetic"] else " (real)")
+        size = f"{r['variables']:,} variables, {r['rows']:,} rows; waves {r['waves']}"
+        bv, bl = median(r["build_vectorised_s"]), median(r["build_loop_s"])
+        ratio = bl / bv if bv and bl else None
+        big = n == max(FULL_SIZES)
+        note_rep = (f"median of {rep}" if rep > 1
+                    else "1 run" + (" (slow at this size)" if n >= ONCE_FROM else ""))
+        rows.append(Row("3 LP", f"{label}: build, engine builder", fmt_s(bv), note=f"{size}; {note_rep}"))
+        rows.append(Row("3 LP", f"{label}: build, PuLP loop builder", fmt_s(bl),
+                        note="not run: above --loop-cap" if not r["build_loop_s"] else note_rep))
+        rows.append(Row("3 LP", f"{label}: build loop / engine", fmt_x(ratio),
+                        ">= 5x" if big else "", status(None if ratio is None else ratio >= 5, quick)
+                        if big else ""))
+        for name, label_s in (("highs", "HiGHS"), ("cbc", "CBC")):
+            s = median(r[f"solve_{name}_s"])
+            err = r[f"solve_{name}_error"]
+            rows.append(Row("3 LP", f"{label}: solve {label_s} (all stages)",
+                            fmt_s(s) if s is not None else "failed" if err else "-",
+                            note=err or note_rep))
+        tot = median(r["total_s"])
+        failed = r["total_error"] is not None
+        rows.append(Row("3 LP", f"{label}: build + solve, `AllocationProblem.solve()` HiGHS",
+                        fmt_s(tot) if tot is not None else
+                        f"failed (limit {fmt_s(time_limit)}/stage)" if time_limit else "failed",
+                        "< 30 s" if big else "",
+                        status(False if failed else None if tot is None else tot < 30, quick)
+                        if big else "",
+                        r["total_error"] or "presolve checks, build, staged solve, rounding, "
+                        "verify, explain (no cross-check or marginal re-solves)"))
+        peak = r["peak_rss_mb"]
+        rows.append(Row("3 LP", f"{label}: peak memory (ru_maxrss, build + solve)",
+                        f"{peak:,.0f} MB", "< 2 GB" if big else "",
+                        status(peak < 2048, quick) if big else "",
+                        "whole worker process, imports and data included"
+                        + ("; the solve above failed" if failed else "")))
+    return rows, raw
+
+
+# ---------------------------------------------------------------------------------------- 4. map
+def bench_map(cfg: Any, repeat: int, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    from allocator.pipeline import ATTRIBUTION, run
+    from allocator.report.map import MapMeta, write_map
+
+    result = run(cfg)
+    frame = result.map_frame()
+    meta = MapMeta(config_name=cfg.name, config_hash=result.config_hash, streams=result.streams,
+                   years=result.years, sources=result.sources(), attribution=ATTRIBUTION,
+                   notes=result.notes)
+    times: list[float] = []
+    size = 0
+    with tempfile.TemporaryDirectory(prefix="allocator-bench-map-") as tmp:
+        for i in range(repeat):
+            path = Path(tmp) / f"map{i}.html"
+            t, _ = timed(lambda path=path: write_map(frame, meta, path))
+            times.append(t)
+            size = path.stat().st_size
+    t = median(times)
+    rows = [
+        Row("4 map", f"map.html size, {len(frame)} LAs", f"{size / MB:.2f} MB", "< 2 MB",
+            status(size < 2 * MB, quick), f"{size:,} bytes"),
+        Row("4 map", "time to write map.html", fmt_s(t), note=f"median of {repeat}"),
+    ]
+    return rows, {"bytes": size, "write_s": times}
+
+
+# ---------------------------------------------------------------------------------------- 5. scale
+def scale_worker(n: int, draws: int, repeat: int) -> dict[str, Any]:
+    """Run in a fresh process: need index + waves + Monte Carlo over ``n`` SYNTHETIC areas."""
+    from allocator.index import NeedIndex, RankUncertainty
+    from allocator.waves import Waves
+    from synthetic import scale_config, synthetic_areas
+
+    cfg, areas = load_real()
+    scfg = scale_config(cfg, n)
+    frame = synthetic_areas(areas.frame, n)
+    ucfg = scfg.uncertainty.model_copy(update={"draws": draws})
+    index_s, mc_s, total_s = [], [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        need = NeedIndex(scfg.index, tie_break=scfg.waves.tie_break).fit(frame)
+        Waves(scfg.waves).fit(need)
+        t1 = time.perf_counter()
+        RankUncertainty(scfg.index, ucfg, scfg.waves, progress=False).fit(frame)
+        t2 = time.perf_counter()
+        index_s.append(t1 - t0)
+        mc_s.append(t2 - t1)
+        total_s.append(t2 - t0)
+        gc.collect()
+    return {"n": n, "synthetic": int(n - len(areas.frame)), "draws": draws, "index_waves_s": index_s,
+            "mc_s": mc_s, "total_s": total_s,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def bench_scale(n: int, draws: int, repeat: int, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    log(f"scale: index + waves + {draws:,} draws over {n:,} areas (repeat {repeat})")
+    r = run_worker(["--worker", "scale", "--size", str(n), "--draws", str(draws),
+                    "--repeat", str(repeat)])
+    tot = median(r["total_s"])
+    label = f"{n:,} areas ({r['synthetic']:,} SYNTHETIC)"
+    rows = [
+        Row("5 scale", f"{label}: need index + waves", fmt_s(median(r["index_waves_s"])),
+            note=f"median of {repeat}"),
+        Row("5 scale", f"{label}: Monte Carlo {draws:,} draws", fmt_s(median(r["mc_s"])),
+            note=f"median of {repeat}"),
+        Row("5 scale", f"{label}: index + waves + {draws:,} draws", fmt_s(tot), "< 10 s",
+            status(None if tot is None else tot < 10, quick),
+            f"peak memory {r['peak_rss_mb']:,.0f} MB"),
+    ]
+    return rows, r
+
+
+# ---------------------------------------------------------------------------------------- main
+def parse_options(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--highs-option needs KEY=VALUE, got {item!r}")
+        v: Any = value
+        for cast in (int, float):
+            try:
+                v = cast(value)
+                break
+            except ValueError:
+                continue
+        if value.lower() in ("true", "false"):
+            v = value.lower() == "true"
+        out[key] = v
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: fewer repeats, 1,000 draws, LP at 152 and 1,000 areas, "
+                    "100 draws at scale (targets are not judged)")
+    ap.add_argument("--repeat", type=int, default=None, help="runs per figure (default 3, quick 1)")
+    ap.add_argument("--only", default="e2e,mc,lp,map,scale",
+                    help="comma-separated sections to run: e2e, mc, lp, map, scale")
+    ap.add_argument("--sizes", default=None, help="LP sizes, e.g. 152,1000 (default all four)")
+    ap.add_argument("--loop-cap", type=int, default=33_755,
+                    help="largest LP size at which the PuLP loop builder is run (default all)")
+    ap.add_argument("--solve-time-limit", type=float, default=120.0,
+                    help="seconds per solver stage in the LP benchmark (default 120; 0 = none)")
+    ap.add_argument("--highs-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra HiGHS option for the LP benchmark (e.g. presolve=off)")
+    ap.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
+    ap.add_argument("--markdown", type=Path, default=None, help="write the table as Markdown")
+    # internal: one measurement in a fresh process
+    ap.add_argument("--worker", choices=["lp", "scale"], help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--draws", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--loop-repeat", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    repeat = args.repeat or (1 if args.quick else 3)
+    limit = args.solve_time_limit or None
+    highs = parse_options(args.highs_option)
+
+    if args.worker == "lp":
+        print(json.dumps(lp_worker(args.size, repeat, args.loop_repeat, limit, highs)))
+        return 0
+    if args.worker == "scale":
+        print(json.dumps(scale_worker(args.size, args.draws, repeat)))
+        return 0
+
+    sections = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = sections - {"e2e", "mc", "lp", "map", "scale"}
+    if unknown:
+        raise SystemExit(f"unknown section(s) {sorted(unknown)}")
+    sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
+             else QUICK_SIZES if args.quick else FULL_SIZES)
+    info = machine()
+    log(f"machine: {info['cores']} cores, {info['memory_gb']} GB; commit {info['commit']}")
+    rows: list[Row] = []
+    raw: dict[str, Any] = {"machine": info, "quick": args.quick, "repeat": repeat}
+    start = time.perf_counter()
+    if "e2e" in sections:
+        r, raw["e2e"] = bench_e2e(repeat, args.quick)
+        rows += r
+    cfg = areas = None
+    if sections & {"mc", "map"}:
+        cfg, areas = load_real()
+    if "mc" in sections:
+        draws = 1_000 if args.quick else 10_000
+        log(f"mc: {draws:,} draws, vectorised vs loop (repeat {repeat})")
+        r, raw["mc"] = bench_mc(cfg, areas.frame, draws, repeat, args.quick)
+        rows += r
+    if "lp" in sections:
+        r, raw["lp"] = bench_lp(sizes, repeat, args.loop_cap, limit, highs, args.quick)
+        rows += r
+    if "map" in sections:
+        log("map: run the default config in memory, then write map.html")
+        r, raw["map"] = bench_map(cfg, repeat, args.quick)
+        rows += r
+    if "scale" in sections:
+        draws = 100 if args.quick else 1_000
+        r, raw["scale"] = bench_scale(33_755, draws, repeat, args.quick)
+        rows += r
+    raw["elapsed_s"] = time.perf_counter() - start
+
+    header = (f"allocator benchmarks{' (QUICK: targets not judged)' if args.quick else ''} - "
+              f"{info['date']}, {info['cores']} cores, {info['memory_gb']} GB RAM, "
+              f"Python {info['python']}, commit {info['commit']}")
+    if highs:
+        header += f"; extra HiGHS options {highs}"
+    print(header)
+    print(render(rows))
+    print(f"(benchmark took {raw['elapsed_s']:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2, default=str), encoding="utf-8")
+    if args.markdown:
+        args.markdown.write_text(header + "\n\n" + render(rows, markdown=True) + "\n",
+                                 encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
