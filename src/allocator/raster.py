@@ -38,7 +38,6 @@ and :func:`add_raster_indicators` adds the columns to the areas table.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -515,11 +514,9 @@ class RasterIndicatorConfig(Sourced):
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     """SHA-256 of a file, read in chunks (rasters can be large)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    from .provenance import sha256_file
+
+    return sha256_file(path, chunk)
 
 
 def _resolve(path: Path, base_dir: str | os.PathLike[str] | None) -> Path:
