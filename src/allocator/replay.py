@@ -35,13 +35,7 @@ def read_table(path: Path) -> pd.DataFrame:
     """Read a run's CSV table, skipping the leading ``#`` provenance lines."""
     if not path.is_file():
         raise DataError("file not found in the run directory", file=path)
-    with open(path, encoding="utf-8") as fh:
-        skip = 0
-        for line in fh:
-            if line.startswith("#"):
-                skip += 1
-            else:
-                break
+    skip = len(_header_lines(path))
     return pd.read_csv(path, skiprows=skip, dtype={"code": str}, keep_default_na=False, na_values=[""])
 
 
