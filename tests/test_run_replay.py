@@ -48,6 +48,13 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
+def assert_no_solver_log(proc: subprocess.CompletedProcess[str]) -> None:
+    """HiGHS's banner and log, and CBC's, never reach stdout (nor stderr without solver.msg)."""
+    for text in (proc.stdout, proc.stderr):
+        assert "Running HiGHS" not in text and "HiGHS run time" not in text, text
+        assert "Coin" not in text and "CBC" not in text, text
+
+
 def read(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, comment="#", dtype={"code": str})
 
@@ -69,6 +76,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("outputs")
     proc = cli("run", str(DEFAULT), "--out", str(out), "--data-dir", str(data), "--quiet")
     assert proc.returncode == 0, proc.stderr
+    assert_no_solver_log(proc)
     runs = [p for p in out.iterdir() if p.is_dir()]
     assert len(runs) == 1
     return runs[0]
@@ -171,6 +179,7 @@ def test_replay_of_an_untouched_run_exits_zero(published: Path) -> None:
     proc = cli("replay", str(published / "manifest.json"), "--data-dir", str(_data_of(published)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "byte-identical" in proc.stdout
+    assert_no_solver_log(proc)
 
 
 def _data_of(run: Path) -> Path:
@@ -291,3 +300,4 @@ def test_validate_checks_config_data_and_presolve(published: Path) -> None:
     assert "is valid" in proc.stdout
     assert "152 LAs" in proc.stdout
     assert "passes every presolve check" in proc.stdout
+    assert_no_solver_log(proc)

@@ -81,8 +81,9 @@ def collect_versions() -> dict[str, str]:
     try:
         import highspy
 
-        h = highspy.Highs()
-        versions["HiGHS"] = f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+        # the version constants, not a Highs() object: creating one prints HiGHS's banner
+        versions["HiGHS"] = (f"{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}."
+                             f"{highspy.HIGHS_VERSION_PATCH}")
     except Exception:  # pragma: no cover - optional
         versions["HiGHS"] = "unknown"
     return versions

@@ -242,7 +242,7 @@ class SolverConfig(StrictModel):
         lock or pace limit gets the same fraction of its target), then a lexicographic stage
         (ONS code order) for any degeneracy left. The value's name is kept for existing configs.
     msg : bool
-        Show solver logs.
+        Show the solvers' logs, on standard error (standard output never receives them).
     time_limit : float, optional
         Seconds per solve.
     hold_tolerance : float

@@ -31,6 +31,7 @@ import pulp
 from ..errors import SolverError
 from .config import SolverConfig
 from .model import LpModel
+from .quiet import QuietCBC, QuietHiGHS
 
 SOLVER_LABEL = {"highs": "HiGHS", "cbc": "CBC"}
 HOLD_MONEY = 1e-8
@@ -49,13 +50,16 @@ def make_solver(name: str, msg: bool = False, time_limit: float | None = None,
                 options: dict[str, Any] | None = None) -> pulp.LpSolver:
     """Return a PuLP solver object for ``"highs"`` or ``"cbc"``.
 
+    Their logs never reach standard output: with ``msg`` they go to standard error, without it
+    nowhere (see :mod:`.quiet`).
+
     Raises
     ------
     SolverError
         If the solver is not available, with how to install it.
     """
     if name == "highs":
-        solver = pulp.HiGHS(mip=False, msg=msg, timeLimit=time_limit, threads=1,
+        solver = QuietHiGHS(mip=False, msg=msg, timeLimit=time_limit, threads=1,
                             **(options or {}))
         if not solver.available():
             raise SolverError(
@@ -64,9 +68,7 @@ def make_solver(name: str, msg: bool = False, time_limit: float | None = None,
             )
         return solver
     if name == "cbc":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            solver = pulp.PULP_CBC_CMD(msg=msg, timeLimit=time_limit, threads=1)
+        solver = QuietCBC(msg=msg, timeLimit=time_limit, threads=1)
         if not solver.available():
             raise SolverError(
                 "solver 'cbc' is not available: PuLP's bundled CBC binary is missing or not "
