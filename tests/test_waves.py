@@ -144,3 +144,62 @@ def test_vectorised_assignment_matches_row_by_row() -> None:
         )
     assert np.all((batch == 0).sum(axis=1) == 4)
     assert np.all(batch[:, 2] == 0) and np.all(batch[:, 7] == 2) and np.all(batch[:, 5] != 0)
+
+
+def _best_by_brute_force(ranks: np.ndarray, sizes: list[int], locked: np.ndarray,
+                         allowed: np.ndarray) -> np.ndarray | None:
+    """Every valid assignment enumerated; the one whose wave 1, then wave 2, ... holds the best
+    ranks (sorted rank lists compared lexicographically), or None if there is none."""
+    import itertools
+
+    n, best, best_key = len(ranks), None, None
+    for combo in itertools.product(range(len(sizes)), repeat=n):
+        a = np.array(combo)
+        if any(int((a == w).sum()) != s for w, s in enumerate(sizes)):
+            continue
+        if np.any((locked >= 0) & (a != locked)) or not allowed[np.arange(n), a].all():
+            continue
+        key = tuple(tuple(sorted(ranks[a == w])) for w in range(len(sizes)))
+        if best_key is None or key < best_key:
+            best, best_key = a, key
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_assignment_is_the_best_valid_one(seed: int) -> None:
+    # SYNTHETIC: 6 LAs, random sizes, one lock and two random lock-outs; compared with every
+    # valid assignment enumerated (found by hypothesis: a lock filling wave 2 and an LA locked
+    # out of wave 3 must take the wave-1 place, although a better-ranked LA could).
+    rng = np.random.default_rng(seed)
+    n = 6
+    a = int(rng.integers(1, 4))
+    b = int(rng.integers(1, n - a))
+    sizes = [a, b, n - a - b]
+    ranks = rng.permutation(n) + 1
+    locked = np.full(n, -1)
+    allowed = np.ones((n, 3), dtype=bool)
+    la, w = int(rng.integers(n)), int(rng.integers(3))
+    locked[la], allowed[la] = w, False
+    allowed[la, w] = True
+    for _ in range(2):
+        other = int(rng.integers(n))
+        if other != la:
+            allowed[other, int(rng.integers(3))] = False
+    expected = _best_by_brute_force(ranks, sizes, locked, allowed)
+    if expected is None:
+        with pytest.raises(ConfigError, match="cannot be filled exactly"):
+            assign_from_ranks(ranks, sizes, locked, allowed)
+    else:
+        np.testing.assert_array_equal(assign_from_ranks(ranks, sizes, locked, allowed), expected)
+
+
+def test_lock_out_needing_a_place_taken_by_a_lock() -> None:
+    # The hypothesis counterexample: wave 2's only place is locked, so the LA locked out of
+    # wave 3 must take wave 1's place ahead of the top-ranked LA.
+    ranks = np.array([2, 3, 4, 5, 6, 1])
+    locked = np.array([1, -1, -1, -1, -1, -1])
+    allowed = np.ones((6, 3), dtype=bool)
+    allowed[0] = [False, True, False]
+    allowed[1, 2] = False
+    out = assign_from_ranks(ranks, [1, 1, 4], locked, allowed)
+    np.testing.assert_array_equal(out, [1, 0, 2, 2, 2, 2])
