@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from .cells import Layout
 from .config import AllocationConfig, CapConfig, FloorConfig, year_key
+from .exact import ceil_product, floor_product, ratio
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class BoundGroup:
     cells : ndarray of int
         Cells the group bounds.
     values : ndarray of int64
-        Whole-pound bound per cell (floors rounded up, caps rounded down).
+        Whole-pound bound per cell: floors rounded up, caps rounded down, computed exactly on
+        the decimals as written (see :mod:`.exact`).
     raw : ndarray of float
         The unrounded bound.
     rule : str
@@ -75,6 +77,9 @@ class RowGroup:
     owner : ndarray of int
         The cell each row is "about" (for pace: the later year's cell; -1 for budget rows).
     rule : str
+    meta : dict
+        Pace groups: ``prev`` (the earlier year's cell per row), ``factor`` (float, for the
+        solver) and ``ratio`` (the same factor as an exact Fraction, for whole-pound checks).
     """
 
     name: str
@@ -209,6 +214,7 @@ def floors(layout: Layout, configs: list[FloorConfig], base_dir: Path | None = N
     """
     n = layout.n_cells
     raw = np.zeros(n)
+    whole = np.zeros(n, dtype=np.int64)
     has = np.zeros(n, dtype=bool)
     orphans: list[tuple[int, int, int, float]] = []
     rules = []
@@ -216,10 +222,12 @@ def floors(layout: Layout, configs: list[FloorConfig], base_dir: Path | None = N
         scope = _scope(layout, f.streams, f.years)
         if f.kind == "fixed":
             vals = np.full(n, float(f.amount or 0.0))
+            up = np.full(n, ceil_product(f.amount or 0.0, np.ones(1))[0], dtype=np.int64)
             rules.append(f"fixed £{f.amount:,.0f}")
         elif f.kind == "per_head":
             pop = layout.areas[f.population].to_numpy(float)[layout.area]
             vals = float(f.amount or 0.0) * pop
+            up = ceil_product(f.amount or 0.0, pop)
             rules.append(f"£{f.amount:g} per head ({f.population})")
         else:
             path = Path(f.path) if f.path is not None else Path()
@@ -229,16 +237,17 @@ def floors(layout: Layout, configs: list[FloorConfig], base_dir: Path | None = N
             vals = grid[layout.stream, layout.year, layout.area]
             scope = scope & np.isfinite(vals)
             vals = np.nan_to_num(vals)
+            up = ceil_product(1, vals)
             bad = np.argwhere(np.nan_to_num(grid) > 0)
             for s, y, i in bad.tolist():
                 if layout.position[s, y, i] < 0:
                     orphans.append((i, s, y, float(grid[s, y, i])))
             rules.append(f"from file {path.name}")
         raw = np.where(scope, np.maximum(raw, vals), raw)
+        whole = np.where(scope, np.maximum(whole, up), whole)
         has |= scope
     cells = np.flatnonzero(has & (raw > 0))
-    values = np.ceil(raw[cells] - 1e-9).astype(np.int64)
-    group = BoundGroup("floor", "lower", cells, values, raw[cells], "; ".join(rules))
+    group = BoundGroup("floor", "lower", cells, whole[cells], raw[cells], "; ".join(rules))
     return FloorResult(group, orphans)
 
 
@@ -246,20 +255,23 @@ def caps(layout: Layout, configs: list[CapConfig]) -> BoundGroup:
     """The cap group: each cell at most the smallest cap that applies (rounded down)."""
     n = layout.n_cells
     raw = np.full(n, np.inf)
+    whole = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     rules = []
     for c in configs:
         scope = _scope(layout, c.streams, c.years)
         if c.per_head is not None:
             pop = layout.areas[c.population].to_numpy(float)[layout.area]
             raw = np.where(scope, np.minimum(raw, c.per_head * pop), raw)
+            whole = np.where(scope, np.minimum(whole, floor_product(c.per_head, pop)), whole)
             rules.append(f"£{c.per_head:g} per head ({c.population})")
         if c.share_of_stream is not None:
-            vals = c.share_of_stream * layout.budget[layout.stream, layout.year]
-            raw = np.where(scope, np.minimum(raw, vals), raw)
+            budget = layout.budget[layout.stream, layout.year]
+            raw = np.where(scope, np.minimum(raw, c.share_of_stream * budget), raw)
+            down = floor_product(c.share_of_stream, budget.astype(float))
+            whole = np.where(scope, np.minimum(whole, down), whole)
             rules.append(f"{c.share_of_stream:.2%} of the stream-year budget")
     cells = np.flatnonzero(np.isfinite(raw))
-    values = np.floor(raw[cells] + 1e-9).astype(np.int64)
-    return BoundGroup("cap", "upper", cells, values, raw[cells], "; ".join(rules))
+    return BoundGroup("cap", "upper", cells, whole[cells], raw[cells], "; ".join(rules))
 
 
 @dataclass(frozen=True)
@@ -320,8 +332,9 @@ def _pairs(layout: Layout, streams: list[str] | None) -> tuple[np.ndarray, np.nd
     return cat(now), cat(prev), cat(entrants)
 
 
-def _two_term_rows(name: str, layout: Layout, now: np.ndarray, prev: np.ndarray, factor: float,
+def _two_term_rows(name: str, layout: Layout, now: np.ndarray, prev: np.ndarray, rate: float,
                    sense: str, rule: str) -> RowGroup:
+    factor = 1.0 + rate
     names = [n.replace("x_", f"{name}_", 1) for n in np.array(layout.var_names(), dtype=object)[now]] \
         if now.size else []
     indptr = np.arange(0, 2 * now.size + 1, 2, dtype=np.int64)
@@ -330,7 +343,7 @@ def _two_term_rows(name: str, layout: Layout, now: np.ndarray, prev: np.ndarray,
     data = np.empty(2 * now.size)
     data[0::2], data[1::2] = 1.0, -factor
     return RowGroup(name, names, indptr, indices, data, sense, np.zeros(now.size), now.copy(), rule,
-                    {"factor": factor, "prev": prev.copy()})
+                    {"factor": factor, "ratio": ratio(rate), "prev": prev.copy()})
 
 
 def pace(layout: Layout, config: AllocationConfig) -> tuple[list[RowGroup], BoundGroup]:
@@ -352,13 +365,13 @@ def pace(layout: Layout, config: AllocationConfig) -> tuple[list[RowGroup], Boun
     now, prev, entrants = _pairs(layout, p.streams)
     rows = []
     if p.no_cash_cut:
-        rows.append(_two_term_rows("pace_no_cash_cut", layout, now, prev, 1.0, ">=",
+        rows.append(_two_term_rows("pace_no_cash_cut", layout, now, prev, 0.0, ">=",
                                    "no cash cut once funded"))
     if p.min_uplift is not None:
-        rows.append(_two_term_rows("pace_min_uplift", layout, now, prev, 1.0 + p.min_uplift, ">=",
+        rows.append(_two_term_rows("pace_min_uplift", layout, now, prev, p.min_uplift, ">=",
                                    f"at least {p.min_uplift:+.2%} on the previous year"))
     if p.max_growth is not None:
-        rows.append(_two_term_rows("pace_max_growth", layout, now, prev, 1.0 + p.max_growth, "<=",
+        rows.append(_two_term_rows("pace_max_growth", layout, now, prev, p.max_growth, "<=",
                                    f"at most {p.max_growth:+.2%} on the previous year"))
     if p.max_growth is not None and p.entrants == "from_zero" and entrants.size:
         z = np.zeros(entrants.size, dtype=np.int64)

@@ -9,8 +9,8 @@ still missing from the budget go one each to the cells with the largest fraction
   whenever ``x`` is fractional — apportionment can never break a floor, cap or lock;
 * stream-years are rounded in year order, and a pace rule on a cell becomes a whole-pound
   bound from the *rounded* previous year (``ceil((1+u) * prev)`` for minimum rules,
-  ``floor((1+g) * prev)`` for ``max_growth``); a pound that would break one goes to the next
-  cell in remainder order instead.
+  ``floor((1+g) * prev)`` for ``max_growth``, in exact integer arithmetic, see :mod:`.exact`);
+  a pound that would break one goes to the next cell in remainder order instead.
 
 If the whole-pound bounds of a stream-year cannot add up to its budget (possible only when
 pace rules bind on almost every LA), :class:`~allocator.errors.InfeasibleError` says by how
@@ -24,8 +24,7 @@ import numpy as np
 from ..errors import InfeasibleError
 from .cells import Layout
 from .constraints import Groups
-
-_EPS = 1e-6
+from .exact import pace_bound
 
 
 def _apportion(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: int) -> np.ndarray:
@@ -61,7 +60,7 @@ def round_allocation(layout: Layout, groups: Groups, x: np.ndarray) -> np.ndarra
     lo = groups.lower(layout.n_cells)
     hi = groups.upper(layout.n_cells)
     out = np.zeros(layout.n_cells, dtype=np.int64)
-    pace_now = [(g, g.owner, np.asarray(g.meta["prev"]), float(g.meta["factor"]))
+    pace_now = [(g, g.owner, np.asarray(g.meta["prev"]), g.meta["ratio"])
                 for g in groups.pace_rows]
     for s in range(len(layout.streams)):
         for y in range(len(layout.years)):
@@ -76,11 +75,11 @@ def round_allocation(layout: Layout, groups: Groups, x: np.ndarray) -> np.ndarra
                 if not mine.any():
                     continue
                 idx = local[now[mine]]
-                prev_int = out[prev[mine]].astype(float)
+                bound = pace_bound(out[prev[mine]], f, g.sense).astype(float)
                 if g.sense == ">=":
-                    c_lo[idx] = np.maximum(c_lo[idx], np.ceil(f * prev_int - _EPS))
+                    c_lo[idx] = np.maximum(c_lo[idx], bound)
                 else:
-                    c_hi[idx] = np.minimum(c_hi[idx], np.floor(f * prev_int + _EPS))
+                    c_hi[idx] = np.minimum(c_hi[idx], bound)
             budget = int(layout.budget[s, y])
             label = f"{layout.streams[s]} {layout.years[y]}"
             if c_lo.sum() > budget or c_hi.sum() < budget:

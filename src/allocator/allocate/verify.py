@@ -1,4 +1,4 @@
-"""Re-check every constraint on the final whole-pound allocation.
+"""Re-check every constraint on the final whole-pound allocation, exactly.
 
 :func:`verify_cells` works on the per-cell integers; :func:`verify_frame` on the published wide
 table (it also checks that LAs that are not eligible got £0 and that the totals add up).
@@ -14,8 +14,7 @@ from ..errors import SolverError
 from .cells import Layout
 from .config import year_key
 from .constraints import Groups
-
-_TOL = 1e-6
+from .exact import pace_gaps
 
 
 def _fail(failures: list[str]) -> None:
@@ -27,38 +26,45 @@ def _fail(failures: list[str]) -> None:
 
 
 def check_cells(layout: Layout, groups: Groups, x: np.ndarray) -> list[str]:
-    """Every failure of a constraint group on per-cell values ``x`` (whole pounds)."""
+    """Every failure of a constraint group on per-cell values ``x`` (whole pounds).
+
+    Integer arithmetic throughout, no tolerance: budgets are exact integer sums, floors and caps
+    the whole-pound bounds of :mod:`.exact` (floors rounded up, caps down), locks equalities and
+    pace rules ``den * x[y] >= num * x[y-1]`` with the factor's exact fraction ``num / den``.
+    """
     x = np.asarray(x)
-    out = []
     if x.shape != (layout.n_cells,):
         return [f"expected {layout.n_cells} cells, got shape {x.shape}"]
     if not np.issubdtype(x.dtype, np.integer):
-        out.append("allocation is not in whole pounds")
-    xf = x.astype(float)
+        return ["allocation is not in whole pounds"]
+    x = x.astype(np.int64)
     names = layout.var_names()
-    out += [f"negative: {layout.label(k)} £{x[k]:,}" for k in np.flatnonzero(xf < 0).tolist()]
-    b = groups.budget
-    act = b.activity(xf)
-    out += [f"{b.names[r]}: £{act[r]:,.0f} != budget £{b.rhs[r]:,.0f}"
-            for r in np.flatnonzero(np.abs(act - b.rhs) > 0.5).tolist()]
+    out = [f"negative: {layout.label(k)} £{x[k]:,}" for k in np.flatnonzero(x < 0).tolist()]
+    for s, stream in enumerate(layout.streams):
+        for y, year in enumerate(layout.years):
+            want = int(layout.budget[s, y])
+            got = int(x[layout.block(s, y)].sum())
+            if got != want:
+                out.append(f"budget_{stream}_{year_key(year)}: £{got:,} != budget £{want:,}")
     fl = groups.floor
-    out += [f"floor{names[k][1:]}: £{xf[k]:,.0f} < floor £{v:,.2f}"
-            for k, v in zip(fl.cells.tolist(), fl.raw.tolist(), strict=True) if xf[k] < v - _TOL]
+    out += [f"floor{names[k][1:]}: £{x[k]:,} < floor £{v:,} (£{r:,.2f} rounded up)"
+            for k, v, r in zip(fl.cells.tolist(), fl.values.tolist(), fl.raw.tolist(), strict=True)
+            if x[k] < v]
     cp = groups.cap
-    out += [f"cap{names[k][1:]}: £{xf[k]:,.0f} > cap £{v:,.2f}"
-            for k, v in zip(cp.cells.tolist(), cp.raw.tolist(), strict=True) if xf[k] > v + _TOL]
+    out += [f"cap{names[k][1:]}: £{x[k]:,} > cap £{v:,} (£{r:,.2f} rounded down)"
+            for k, v, r in zip(cp.cells.tolist(), cp.values.tolist(), cp.raw.tolist(), strict=True)
+            if x[k] > v]
     lk = groups.lock
-    out += [f"lock{names[k][1:]}: £{xf[k]:,.0f} != lock £{v:,}"
-            for k, v in zip(lk.cells.tolist(), lk.values.tolist(), strict=True) if xf[k] != v]
+    out += [f"lock{names[k][1:]}: £{x[k]:,} != lock £{v:,}"
+            for k, v in zip(lk.cells.tolist(), lk.values.tolist(), strict=True) if x[k] != v]
     pe = groups.pace_entry
-    out += [f"pace_entry{names[k][1:]}: £{xf[k]:,.0f} > £0"
-            for k in pe.cells.tolist() if xf[k] > 0]
+    out += [f"pace_entry{names[k][1:]}: £{x[k]:,} > £0" for k in pe.cells.tolist() if x[k] > 0]
     for g in groups.pace_rows:
-        act = g.activity(xf)
-        scale = _TOL * np.maximum(1.0, np.abs(xf[g.owner]))
-        bad = act < -scale if g.sense == ">=" else act > scale
-        out += [f"{g.names[r]}: {g.rule} broken by £{abs(act[r]):,.2f}"
-                for r in np.flatnonzero(bad).tolist()]
+        prev = np.asarray(g.meta["prev"])
+        rows, gaps = pace_gaps(x[g.owner], x[prev], g.meta["ratio"], g.sense)
+        out += [f"{g.names[r]}: {g.rule} broken by £{float(gap):,.2f} "
+                f"(£{x[g.owner[r]]:,} after £{x[prev[r]]:,})"
+                for r, gap in zip(rows.tolist(), gaps, strict=True)]
     return out
 
 
