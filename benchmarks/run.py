@@ -222,7 +222,7 @@ def bench_mc(cfg: Any, frame: Any, draws: int, repeat: int, quick: bool
              ) -> tuple[list[Row], dict[str, Any]]:
     import numpy as np
 
-    from allocator.index import RankUncertainty
+    from allocator.montecarlo import RankUncertainty
 
     ucfg = cfg.uncertainty.model_copy(update={"draws": draws})
     vec: list[float] = []
@@ -433,7 +433,8 @@ def bench_map(cfg: Any, repeat: int, quick: bool) -> tuple[list[Row], dict[str, 
 # ---------------------------------------------------------------------------------------- 5. scale
 def scale_worker(n: int, draws: int, repeat: int) -> dict[str, Any]:
     """Run in a fresh process: need index + waves + Monte Carlo over ``n`` SYNTHETIC areas."""
-    from allocator.index import NeedIndex, RankUncertainty
+    from allocator.index import NeedIndex
+    from allocator.montecarlo import RankUncertainty
     from allocator.waves import Waves
     from synthetic import scale_config, synthetic_areas
 

@@ -8,11 +8,11 @@ import pytest
 from allocator.errors import DataError
 from allocator.index import (
     NeedIndex,
-    RankUncertainty,
     UncertaintyConfig,
     index_table,
     strategy_checks,
 )
+from allocator.montecarlo import RankUncertainty
 from allocator.waves import Waves
 
 data = pytest.importorskip("allocator.data")

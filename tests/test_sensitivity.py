@@ -17,13 +17,13 @@ from allocator.errors import ConfigError
 from allocator.index import (
     IndexConfig,
     IndicatorSpec,
-    RankUncertainty,
     SensitivityConfig,
     UncertaintyConfig,
-    WaveSensitivity,
     validate_section,
 )
-from allocator.index.sensitivity import multivariate_indices, saltelli_design
+from allocator.montecarlo import RankUncertainty, WaveSensitivity
+from allocator.montecarlo.draws import monte_carlo_setup
+from allocator.montecarlo.sobol import multivariate_indices, saltelli_design
 from allocator.waves import WaveLock, WavesConfig
 
 DATA = Path(__file__).parent / "data" / "index_synthetic_areas.csv"
@@ -316,7 +316,7 @@ def test_weight_inputs_follow_the_monte_carlo_dirichlet() -> None:
     frame = synthetic()
     ucfg = UncertaintyConfig(seed=1, weight_concentration=20.0)
     ws = WaveSensitivity(index_cfg(), ucfg, WAVES, SensitivityConfig(samples=64)).fit(frame)
-    s, _ = RankUncertainty(index_cfg(), ucfg, WAVES)._setup(ws.index_, ucfg, WAVES)
+    s, _ = monte_carlo_setup(ws.index_, ucfg, WAVES, index_cfg())
     u = np.random.default_rng(0).random((20_000, sum(f.width for f in ws.factors_)))
     _, w, ni, ai = WaveSensitivity._inputs(s, ws.factors_, u)
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
@@ -324,6 +324,6 @@ def test_weight_inputs_follow_the_monte_carlo_dirichlet() -> None:
     np.testing.assert_allclose(w.var(axis=0), [(1 / 3) * (2 / 3) / 21] * 3, rtol=0.05)
     assert (ni == 0).all() and (ai == 0).all()
     tiny = UncertaintyConfig(seed=1, weight_concentration=1e-3)
-    s_tiny, _ = RankUncertainty(index_cfg(), tiny, WAVES)._setup(ws.index_, tiny, WAVES)
+    s_tiny, _ = monte_carlo_setup(ws.index_, tiny, WAVES, index_cfg())
     _, w_tiny, _, _ = WaveSensitivity._inputs(s_tiny, ws.factors_, u[:100])
     np.testing.assert_allclose(w_tiny.sum(axis=1), 1.0)

@@ -14,11 +14,11 @@ from allocator.errors import ConfigError
 from allocator.index import (
     IndexConfig,
     NeedIndex,
-    RankUncertainty,
     UncertaintyConfig,
     index_table,
     strategy_checks,
 )
+from allocator.montecarlo import RankUncertainty
 from allocator.waves import Waves, WavesConfig
 
 DATA = Path(__file__).parent / "data" / "index_synthetic_areas.csv"

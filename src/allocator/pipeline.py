@@ -184,7 +184,8 @@ def run(
     RunResult
     """
     from .allocate import AllocationProblem
-    from .index import NeedIndex, RankUncertainty, index_table, strategy_checks
+    from .index import NeedIndex, index_table, strategy_checks
+    from .montecarlo import RankUncertainty
     from .waves import Waves
 
     _progress(progress, "loading and checking the source data")
@@ -203,7 +204,7 @@ def run(
     sens = None
     sens_cfg = config.uncertainty.sensitivity
     if config.uncertainty.enabled and (sens_cfg is None or sens_cfg.enabled):
-        from .index import WaveSensitivity
+        from .montecarlo import WaveSensitivity
 
         _progress(progress, "Sobol attribution of wave-1 membership")
         sens = WaveSensitivity(config.index, config.uncertainty, config.waves).fit(frame)

@@ -44,24 +44,20 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 import shapely
 from affine import Affine
 from pydantic import Field, field_validator, model_validator
-from rasterio.enums import Resampling
-from rasterio.errors import RasterioIOError
-from rasterio.features import rasterize
-from rasterio.vrt import WarpedVRT
-from rasterio.windows import Window, from_bounds
-from scipy import ndimage
 
 from ._model import Sourced
 from .errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # rasterio and scipy.ndimage are imported only where a raster is read
+    from rasterio.windows import Window
 
 Stat = Literal["sum", "mean", "weighted_mean"]
 Reproject = Literal["polygons", "raster"]
@@ -112,6 +108,9 @@ def cell_fractions(geom: Any, transform: Affine, shape: tuple[int, int]) -> np.n
     numpy.ndarray
         ``float64`` array of ``shape`` with values in [0, 1].
     """
+    from rasterio.features import rasterize
+    from scipy import ndimage
+
     nrows, ncols = shape
     frac = np.zeros(shape, dtype="float64")
     if nrows == 0 or ncols == 0 or geom is None or geom.is_empty:
@@ -169,6 +168,8 @@ def _row_areas(transform: Affine, row0: int, nrows: int, geographic: bool) -> np
 
 def _la_window(bounds: tuple[float, float, float, float], src: Any) -> Window | None:
     """Integer window of the cells under ``bounds``, clipped to the dataset; None if disjoint."""
+    from rasterio.windows import Window, from_bounds
+
     w = from_bounds(*bounds, transform=src.transform)
     c0 = max(0, math.floor(w.col_off))
     r0 = max(0, math.floor(w.row_off))
@@ -181,6 +182,8 @@ def _la_window(bounds: tuple[float, float, float, float], src: Any) -> Window | 
 
 def _strips(win: Window, max_cells: int) -> Iterator[Window]:
     """Split a window into row strips of at most ``max_cells`` cells (at least one row)."""
+    from rasterio.windows import Window
+
     rows = max(1, max_cells // max(1, int(win.width)))
     r, end = int(win.row_off), int(win.row_off + win.height)
     while r < end:
@@ -202,6 +205,9 @@ def _valid(arr: np.ma.MaskedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _open(path: str | os.PathLike[str], what: str) -> Any:
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{what} not found", file=p)
@@ -352,6 +358,9 @@ def zonal_stats(
         )
     if max_cells < 1:
         raise ConfigError(f"max_cells must be >= 1, got {max_cells}")
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
     zones = _prepare_areas(areas, code_column)
 
     with ExitStack() as stack:

@@ -30,9 +30,9 @@ from allocator.index import (
     IndexConfig,
     IndicatorSpec,
     NeedIndex,
-    RankUncertainty,
     UncertaintyConfig,
 )
+from allocator.montecarlo import RankUncertainty
 from allocator.report.tables import write_csv
 from allocator.waves import Waves, WavesConfig
 

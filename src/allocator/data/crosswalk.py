@@ -45,7 +45,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import lsq_linear
 
 from ..errors import DataError
 from .readers import IMD_DOMAINS
@@ -189,6 +188,8 @@ def recover_district_weights(
     pandas.Series
         District weight (people), indexed by district code.
     """
+    from scipy.optimize import lsq_linear  # needed only when the cache is built
+
     order = [d for g in groups.values() for d in g]
     total = float(sum(group_population.values()))
     rows, rhs = [], []

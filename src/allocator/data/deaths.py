@@ -31,7 +31,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from scipy.stats import chi2
 
 from ..errors import DataError
 from .config import DataConfig
@@ -41,6 +40,8 @@ RATE_SCALE = 100_000.0
 
 def poisson_interval(count: float, level: float = 0.95) -> tuple[float, float]:
     """Exact (Garwood) two-sided Poisson confidence interval for an observed count."""
+    from scipy.stats import chi2  # only for counts without a published interval
+
     a = (1.0 - level) / 2.0
     lo = 0.0 if count <= 0 else float(chi2.ppf(a, 2.0 * count) / 2.0)
     hi = float(chi2.ppf(1.0 - a, 2.0 * (count + 1.0)) / 2.0)

@@ -1,12 +1,13 @@
-"""The need index: normalise -> weight -> aggregate, its rank uncertainty, and its table.
+"""The need index: normalise -> weight -> aggregate, and its table.
 
 Public API::
 
     NeedIndex(config).fit(frame)                        # score_, rank_, need_factor_, ...
-    RankUncertainty(index_cfg, unc_cfg, waves_cfg).fit(frame)   # results_: rank intervals, P(wave)
-    WaveSensitivity(index_cfg, unc_cfg, waves_cfg).fit(frame)   # indices_: Sobol' share per choice
     index_table(frame, index, waves, uncertainty)       # one row per LA, sorted by rank
     strategy_checks(frame_with_waves)                   # wave-1 properties vs the strategy
+
+The Monte Carlo over the index and the waves (rank uncertainty, Sobol' attribution) lives
+downstream in :mod:`allocator.montecarlo`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from .config import (
 )
 from .need_index import NeedIndex, need_factor
 from .ranking import DEFAULT_TIE_BREAK, TieBreakKey, rank_scores, tie_break_position
-from .sensitivity import WaveSensitivity
 from .table import index_table
-from .uncertainty import RankUncertainty
 
 __all__ = [
     "DEFAULT_TIE_BREAK",
@@ -32,11 +31,9 @@ __all__ = [
     "IndicatorSpec",
     "NeedFactorConfig",
     "NeedIndex",
-    "RankUncertainty",
     "SensitivityConfig",
     "TieBreakKey",
     "UncertaintyConfig",
-    "WaveSensitivity",
     "index_table",
     "need_factor",
     "rank_scores",

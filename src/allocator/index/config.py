@@ -193,7 +193,7 @@ class IndexConfig(Sourced):
 class SensitivityConfig(StrictModel):
     """Variance-based (Sobol') attribution of wave-1 membership (``uncertainty.sensitivity``).
 
-    See :mod:`allocator.index.sensitivity`. The uncertain choices are those of the enclosing
+    See :mod:`allocator.montecarlo.sensitivity`. The uncertain choices are those of the enclosing
     :class:`UncertaintyConfig` (weights, normaliser, aggregator, indicator noise); the random
     numbers come from its ``seed`` unless ``seed`` is given here.
 
@@ -262,10 +262,13 @@ class UncertaintyConfig(Sourced):
         An LA is borderline when any of its cumulative wave probabilities P(wave <= k),
         k < number of waves, lies in this closed band.
     chunk_size : int
-        Draws evaluated together (memory ~ chunk_size x LAs x indicators x 8 bytes x a few).
+        Most draws evaluated together. Blocks are also kept within a fixed memory budget
+        counted in array elements (draws x indicators x LAs; see
+        :func:`allocator.montecarlo.draws.chunk_draws`), so with many LAs they hold fewer draws.
+        Results do not depend on the block size.
     sensitivity : SensitivityConfig, optional
         Sobol' attribution of wave-1 membership to these choices
-        (:class:`allocator.index.sensitivity.WaveSensitivity`). ``None``: not configured.
+        (:class:`allocator.montecarlo.WaveSensitivity`). ``None``: not configured.
     """
 
     enabled: bool = True

@@ -1,7 +1,7 @@
 """The need index: raw indicators -> transform -> orient -> normalise -> weight -> aggregate.
 
 :class:`NeedIndex` is the deterministic index; :func:`score_indicators` is the array core it
-shares with the Monte Carlo in :mod:`allocator.index.uncertainty`, so a draw with no noise, the
+shares with the Monte Carlo in :mod:`allocator.montecarlo`, so a draw with no noise, the
 configured weights and the configured methods reproduces the published score exactly.
 """
 

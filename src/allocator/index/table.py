@@ -11,8 +11,8 @@ from ..errors import ConfigError
 from .need_index import NeedIndex
 
 if TYPE_CHECKING:
+    from ..montecarlo import RankUncertainty
     from ..waves import Waves
-    from .uncertainty import RankUncertainty
 
 UNCERTAINTY_COLUMNS = [
     "rank_median",

@@ -1,6 +1,6 @@
 """Which uncertain modelling choice moves wave membership most? Variance-based (Sobol') attribution.
 
-:class:`~allocator.index.uncertainty.RankUncertainty` says *how* uncertain each LA's wave is;
+:class:`~allocator.montecarlo.uncertainty.RankUncertainty` says *how* uncertain each LA's wave is;
 this module says *why*. The uncertain inputs of that Monte Carlo are grouped into factors
 
 ``weights``
@@ -18,7 +18,7 @@ this module says *why*. The uncertain inputs of that Monte Carlo are grouped int
     a *dummy* factor whose estimated indices show the estimator's noise floor.
 
 so each model evaluation is exactly one Monte Carlo draw, evaluated with the same vectorised
-code (:meth:`RankUncertainty._evaluate_chunk`: transform, normalise, weight, aggregate, rank with
+code (:func:`allocator.montecarlo.draws.evaluate_draws`: transform, normalise, weight, aggregate, rank with
 the published tie-break, assign waves with the published sizes and locks).
 
 Design and estimators
@@ -57,134 +57,27 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import special
-from scipy.stats import norm, qmc
 
 from ..errors import ConfigError
-from .config import IndexConfig, SensitivityConfig, UncertaintyConfig
-from .need_index import NeedIndex
-from .uncertainty import RankUncertainty, _Setup
-
-if TYPE_CHECKING:
-    from ..waves import WavesConfig
+from ..index.config import IndexConfig, SensitivityConfig, UncertaintyConfig
+from ..index.need_index import NeedIndex
+from ..waves import WavesConfig, assign_from_ranks
+from .draws import (
+    CHUNK_ELEMENTS,
+    MonteCarloSetup,
+    chunk_draws,
+    evaluate_draws,
+    monte_carlo_setup,
+)
+from .sobol import EPS, Factor, multivariate_indices, saltelli_design, split_runs
 
 FloatArray = NDArray[np.float64]
 
-#: Uniforms are kept this far from 0 and 1 before quantile functions (scrambled Sobol' points
-#: can be exactly 0).
-EPS = 1e-12
-
 INDEX_COLUMNS = ["factor", "varied", "S1", "S1_conf", "ST", "ST_conf"]
-
-
-@dataclass(frozen=True)
-class Factor:
-    """One group of uncertain inputs.
-
-    Attributes
-    ----------
-    name : str
-        ``weights``, ``normaliser``, ``aggregator`` or ``noise: <indicator>``.
-    width : int
-        Number of uniform inputs (0 when the configuration fixes the factor).
-    detail : str
-        What is varied, for notes.
-    """
-
-    name: str
-    width: int
-    detail: str
-
-    @property
-    def varied(self) -> bool:
-        """Whether the factor is sampled."""
-        return self.width > 0
-
-
-def saltelli_design(widths: list[int], n: int, rng: np.random.Generator) -> FloatArray:
-    """Saltelli design for grouped inputs, shape ``(n, groups + 2, inputs)``.
-
-    Row block ``i`` holds ``A_i``, then ``A_i`` with group ``j``'s columns from ``B_i`` for each
-    group, then ``B_i``; ``A | B`` is ``n`` points of a scrambled Sobol' sequence in
-    ``2 * inputs`` dimensions. Reshaped to ``(-1, inputs)`` it equals
-    ``SALib.sample.sobol.sample(problem, n, calc_second_order=False, seed=rng)`` for a problem
-    with unit bounds and these groups (in this order).
-    """
-    d = int(sum(widths))
-    base = qmc.Sobol(d=2 * d, scramble=True, seed=rng).random(n)
-    a, b = base[:, :d], base[:, d:]
-    out = np.empty((n, len(widths) + 2, d))
-    out[:, 0] = a
-    out[:, -1] = b
-    lo = 0
-    for j, w in enumerate(widths):
-        out[:, j + 1] = a
-        out[:, j + 1, lo : lo + w] = b[:, lo : lo + w]
-        lo += w
-    return out
-
-
-def _split(y: FloatArray, g: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """A (N, ...), B (N, ...) and AB (G, N, ...) from outputs shaped (N, G + 2, ...)."""
-    return y[:, 0], y[:, -1], np.moveaxis(y[:, 1:-1], 1, 0)
-
-
-def multivariate_indices(
-    y: FloatArray, g: int, r: NDArray[np.int64], z: float
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    """Sobol' indices of a vector output, aggregated over its components.
-
-    Parameters
-    ----------
-    y : ndarray, shape (N, G + 2, L)
-        Outputs in Saltelli order (see :func:`saltelli_design`).
-    g : int
-        Number of factors G.
-    r : ndarray of int, shape (N, R)
-        Bootstrap row indices (as :func:`SALib.analyze.sobol.analyze` draws them).
-    z : float
-        Normal quantile of the confidence level.
-
-    Returns
-    -------
-    S1, S1_conf, ST, ST_conf : ndarray, shape (G,)
-        ``sum_l numerator_l / sum_l V_l`` with SALib's estimators; with one component (L = 1)
-        identical to :func:`SALib.analyze.sobol.analyze`. Zero when the output never varies.
-    total : float
-        ``sum_l V_l`` (population variances over the rows of A and B).
-    """
-    y = np.asarray(y, dtype=float)
-    y = y - y.mean(axis=(0, 1))  # centre each component, as SALib centres its output
-    a, b, ab = _split(y, g)
-    n = a.shape[0]
-    ab_rows = np.concatenate([a, b])
-    total = float(ab_rows.var(axis=0).sum())
-    # per-row sums over components: the estimators are means over rows, so a bootstrap
-    # resample of rows needs only these (and, for the variance, per-component sums)
-    s1_rows = np.einsum("nl,gnl->gn", b, ab - a)  # (G, N)
-    st_rows = 0.5 * ((a - ab) ** 2).sum(axis=2)  # (G, N)
-    counts = np.zeros((r.shape[1], n))
-    for k in range(r.shape[1]):
-        counts[k] = np.bincount(r[:, k], minlength=n)
-    sq = (a**2).sum(axis=1) + (b**2).sum(axis=1)
-    mean_r = counts @ (a + b) / (2 * n)  # (R, L)
-    total_r = counts @ sq / (2 * n) - (mean_r**2).sum(axis=1)  # (R,)
-    tiny = np.finfo(float).eps
-    if total <= tiny:
-        zeros = np.zeros(g)
-        return zeros, zeros.copy(), zeros.copy(), zeros.copy(), 0.0
-    s1 = s1_rows.mean(axis=1) / total
-    st = st_rows.mean(axis=1) / total
-    safe = np.where(total_r > tiny, total_r, np.inf)
-    s1_b = (counts @ s1_rows.T) / n / safe[:, None]  # (R, G)
-    st_b = (counts @ st_rows.T) / n / safe[:, None]
-    return s1, z * s1_b.std(axis=0, ddof=1), st, z * st_b.std(axis=0, ddof=1), total
 
 
 class WaveSensitivity:
@@ -201,6 +94,10 @@ class WaveSensitivity:
     sensitivity_config : SensitivityConfig, optional
         Sample size, bootstrap and seed. Default: ``uncertainty_config.sensitivity``, else
         :class:`SensitivityConfig` ().
+    chunk_elements : int
+        Memory budget of one block of model runs, in elements of its (runs x indicators x LAs)
+        arrays (see :func:`allocator.montecarlo.draws.chunk_draws`); ``uncertainty_config.chunk_size``
+        caps the runs per block. Results do not depend on either.
 
     Attributes
     ----------
@@ -240,15 +137,18 @@ class WaveSensitivity:
         uncertainty_config: UncertaintyConfig | None = None,
         waves_config: WavesConfig | None = None,
         sensitivity_config: SensitivityConfig | None = None,
+        *,
+        chunk_elements: int = CHUNK_ELEMENTS,
     ) -> None:
         self.index_config = index_config
         self.uncertainty_config = uncertainty_config
         self.waves_config = waves_config
         self.sensitivity_config = sensitivity_config
+        self.chunk_elements = chunk_elements
 
     # ------------------------------------------------------------------ factors and inputs
     @staticmethod
-    def _factors(s: _Setup) -> list[Factor]:
+    def _factors(s: MonteCarloSetup) -> list[Factor]:
         n = s.raw.shape[1]
         factors = [
             Factor(
@@ -275,9 +175,11 @@ class WaveSensitivity:
 
     @staticmethod
     def _inputs(
-        s: _Setup, factors: list[Factor], u: FloatArray
+        s: MonteCarloSetup, factors: list[Factor], u: FloatArray
     ) -> tuple[FloatArray, FloatArray, NDArray[np.int64], NDArray[np.int64]]:
         """Map uniforms (m, inputs) to noisy values, weights, normaliser and aggregator indices."""
+        from scipy import special
+
         m = u.shape[0]
         k, n = s.raw.shape
         u = np.clip(u, EPS, 1.0 - EPS)
@@ -326,8 +228,7 @@ class WaveSensitivity:
             As :meth:`NeedIndex.fit`.
         """
         from SALib.analyze import sobol as sobol_analyze
-
-        from ..waves import WavesConfig, assign_from_ranks
+        from scipy.stats import norm
 
         ucfg = self.uncertainty_config
         if ucfg is None:
@@ -345,7 +246,7 @@ class WaveSensitivity:
         wcfg = self.waves_config or WavesConfig()
         icfg = self.index_config or IndexConfig()
         index = NeedIndex(icfg, tie_break=wcfg.tie_break).fit(frame)
-        s, notes = RankUncertainty(icfg, ucfg, wcfg)._setup(index, ucfg, wcfg)
+        s, notes = monte_carlo_setup(index, ucfg, wcfg, icfg)
         factors = self._factors(s)
         varied = [f for f in factors if f.varied]
         g = len(varied)
@@ -359,10 +260,11 @@ class WaveSensitivity:
         runs, n = flat.shape[0], s.raw.shape[1]
         ranks = np.empty((runs, n), dtype=np.int64)
         waves = np.empty((runs, n), dtype=np.int64)
-        for lo in range(0, runs, ucfg.chunk_size):
-            hi = min(lo + ucfg.chunk_size, runs)
+        step = chunk_draws(s, ucfg.chunk_size, self.chunk_elements)
+        for lo in range(0, runs, step):
+            hi = min(lo + step, runs)
             noisy, w, ni, ai = self._inputs(s, factors, flat[lo:hi])
-            ranks[lo:hi], waves[lo:hi] = RankUncertainty._evaluate_chunk(s, noisy, w, ni, ai)
+            ranks[lo:hi], waves[lo:hi] = evaluate_draws(s, noisy, w, ni, ai)
 
         published = assign_from_ranks(index.rank_.to_numpy(), s.sizes, s.locked, s.allowed) == 0
         member = (waves == 0).reshape(big_n, g + 2, n)
@@ -381,7 +283,7 @@ class WaveSensitivity:
         # headline: wave-1 membership (multivariate)
         s1, s1c, st, stc, total = multivariate_indices(member, g, r, zq)
         indices = table(s1, s1c, st, stc)
-        a, b, ab = _split(member.astype(float), g)
+        a, b, ab = split_runs(member.astype(float), g)
         moved = dict(
             zip([f.name for f in varied], (np.abs(a - ab).sum(axis=2).mean(axis=1)), strict=True)
         )
@@ -452,7 +354,7 @@ class WaveSensitivity:
         ucfg: UncertaintyConfig,
     ) -> pd.DataFrame:
         y = member.astype(float)
-        a, b, ab = _split(y, g)
+        a, b, ab = split_runs(y, g)
         ab_rows = np.concatenate([a, b])
         var = ab_rows.var(axis=0)
         keep = var > 0
