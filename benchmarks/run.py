@@ -405,7 +405,8 @@ def bench_lp(sizes: list[int], repeat: int, loop_cap: int, time_limit: float | N
 
 # ---------------------------------------------------------------------------------------- 4. map
 def bench_map(cfg: Any, repeat: int, quick: bool) -> tuple[list[Row], dict[str, Any]]:
-    from allocator.pipeline import ATTRIBUTION, run
+    from allocator.pipeline import run
+    from allocator.provenance import ATTRIBUTION
     from allocator.report.map import MapMeta, write_map
 
     result = run(cfg)

@@ -14,6 +14,9 @@ from .errors import DataError
 
 ENV_VAR = "ALLOCATOR_DATA_DIR"
 
+#: The House of Commons Library hex cartogram, relative to the data directory (optional).
+HEX_CARTOGRAM = "hex_cartogram_utla/LocalAuthorities-uppertier.gpkg"
+
 #: Repository root when running from a source checkout (src/allocator/paths.py -> repo).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

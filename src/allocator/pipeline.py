@@ -24,14 +24,8 @@ import pandas as pd
 from .config import RunConfig
 from .data import AreaData, load_areas
 from .errors import OutputError
-from .paths import REPO_ROOT, resolve_data_dir
+from .paths import HEX_CARTOGRAM, REPO_ROOT, resolve_data_dir
 from .provenance import MANIFEST_NAME, Manifest, collect_versions, run_hash, sha256_file
-
-ATTRIBUTION = (
-    "Contains OS data © Crown copyright and database right 2021. Contains public sector "
-    "information licensed under the Open Government Licence v3.0 (ONS, MHCLG/DLUHC). "
-    "Source: Office for National Statistics licensed under the Open Government Licence v3.0."
-)
 
 
 def _progress(enabled: bool, message: str) -> None:
@@ -240,8 +234,6 @@ def run(
         sensitivity_notes=[] if sens is None else list(sens.notes_),
     )
 
-
-HEX_CARTOGRAM = "hex_cartogram_utla/LocalAuthorities-uppertier.gpkg"
 
 
 def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:

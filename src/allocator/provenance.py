@@ -18,6 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: Licence attribution every output a person reads carries.
+ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right 2021. Contains public sector "
+    "information licensed under the Open Government Licence v3.0 (ONS, MHCLG/DLUHC). "
+    "Source: Office for National Statistics licensed under the Open Government Licence v3.0."
+)
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -10,9 +10,24 @@ import pandas as pd
 from ..errors import ConfigError
 from .need_index import NeedIndex
 
-if TYPE_CHECKING:
-    from ..montecarlo import RankUncertainty
-    from ..waves import Waves
+
+# The table is assembled from results fitted downstream (allocator.waves, allocator.montecarlo);
+# it needs only their fitted attributes, so it names them structurally instead of importing
+# those modules (data flows one way: index -> waves -> Monte Carlo).
+class FittedWaves(Protocol):
+    """What :func:`index_table` reads from a fitted :class:`allocator.waves.Waves`."""
+
+    wave_: pd.Series
+    rank_: pd.Series
+    label_: pd.Series
+    table_: pd.DataFrame
+
+
+class FittedUncertainty(Protocol):
+    """What :func:`index_table` reads from a fitted :class:`allocator.montecarlo.RankUncertainty`."""
+
+    results_: pd.DataFrame
+
 
 UNCERTAINTY_COLUMNS = [
     "rank_median",
@@ -27,8 +42,8 @@ UNCERTAINTY_COLUMNS = [
 def index_table(
     frame: pd.DataFrame | None,
     index: NeedIndex,
-    waves: Waves | None = None,
-    uncertainty: RankUncertainty | None = None,
+    waves: FittedWaves | None = None,
+    uncertainty: FittedUncertainty | None = None,
 ) -> pd.DataFrame:
     """Assemble the index table, sorted by rank, with a fixed column order.
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..provenance import MANIFEST_NAME, Manifest, collect_versions, hash_tree
+from ..paths import HEX_CARTOGRAM
+from ..provenance import ATTRIBUTION, MANIFEST_NAME, Manifest, collect_versions, hash_tree
 from ..rundir import atomic_run_dir
 from .summary import money_columns, render_summary
 from .tables import write_csv, write_gpkg, write_xlsx
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
 def provenance_lines(result: RunResult) -> list[str]:
     """The lines every table a person reads starts with: run, sources, caveats, licence."""
-    from ..pipeline import ATTRIBUTION
-
     lines = [
         f"allocator run of config '{result.config.name}' (config sha256 {result.config_hash[:16]}, "
         f"run hash {result.run_hash[:16]})",
@@ -42,8 +41,6 @@ def _write_commented_csv(frame, path: Path, header: list[str]) -> None:  # type:
 
 def write_run(result: RunResult, parent: Path, name: str) -> Path:
     """Write ``result`` as a new run directory under ``parent``; return its path."""
-    from ..pipeline import ATTRIBUTION
-
     cfg = result.config
     out_cfg = cfg.output
     header = provenance_lines(result)
@@ -142,7 +139,5 @@ def _hex_path(result: RunResult) -> Path | None:
     """The House of Commons Library hex cartogram in the run's data folder, if present."""
     if result.data_dir is None:
         return None
-    from ..pipeline import HEX_CARTOGRAM
-
     p = result.data_dir / HEX_CARTOGRAM
     return p if p.is_file() else None
