@@ -147,9 +147,9 @@ def test_every_output_names_sources_and_missing_ocu(published: Path) -> None:
         assert "2018-20" in text, name
     import openpyxl
 
-    notes = openpyxl.load_workbook(published / "allocation.xlsx")["notes"]
-    text = " ".join(str(c.value) for row in notes.iter_rows() for c in row)
-    assert "Built without OCU prevalence" in text
+    book = openpyxl.load_workbook(published / "allocation.xlsx")
+    text = " ".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row)
+    assert "does not include opiate and crack cocaine use (OCU) prevalence" in text
     assert "Crown copyright" in text
 
 
@@ -251,8 +251,8 @@ def test_diff_and_explain(published: Path, tmp_path: Path) -> None:
     assert "final £" in proc.stdout
     proc = cli("diff", str(published), str(published))
     assert proc.returncode == 0
-    assert "0 of 152 LAs change total allocation" in proc.stdout
-    assert "No LA changes wave" in proc.stdout
+    assert "exactly the same pounds to every LA" in proc.stdout
+    assert "makes no difference" in proc.stdout
     proc = cli("explain", str(published), "Nowhere-on-Sea")
     assert proc.returncode == 2
     assert "no LA with code or name 'Nowhere-on-Sea'" in proc.stderr

@@ -32,13 +32,58 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _flag(name: str) -> bool:
+    """``--debug`` / ``--quiet`` given anywhere on the line (group or subcommand)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.find_root().meta.get(f"allocator.{name}"))
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.find_root().meta[f"allocator.{param.name}"] = True
+    return value
+
+
+def common_options(func: F) -> F:
+    """``--debug`` and ``--quiet``, accepted on the group and on every subcommand alike."""
+    func = click.option(
+        "--quiet", "-q", is_flag=True, expose_value=False, is_eager=True, callback=_remember,
+        help="No progress output (results and errors are still printed).",
+    )(func)
+    return click.option(
+        "--debug", is_flag=True, expose_value=False, is_eager=True, callback=_remember,
+        help="Show the full traceback on errors.",
+    )(func)
+
+
+class AllocatorGroup(click.Group):
+    """A click group whose own usage errors use the documented one-paragraph ``error:`` format."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "allocator"
+            message = exc.format_message().strip()
+            if not message.endswith((".", "?", "!")):
+                message += "."
+            _fail(f"{where}: {message} See '{where} --help'.", 2)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("interrupted; nothing was written (partial outputs were removed)", 130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 def friendly(func: F) -> F:
     """Turn library errors into one paragraph and a non-zero exit (traceback only with --debug)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
+        debug = _flag("debug")
         try:
             return func(*args, **kwargs)
         except AllocatorError as exc:
@@ -61,10 +106,10 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=AllocatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="allocator")
-@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-def main(debug: bool) -> None:
+@common_options
+def main() -> None:
     """allocator: need-based, auditable allocation of the drug-treatment grant.
 
     Typical use: `allocator run configs/ssmtrg-2022-25.yaml`, then
@@ -76,9 +121,9 @@ def main(debug: bool) -> None:
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Parent folder for the run directory (default: the config's output.dir, 'outputs').")
-@click.option("--quiet", is_flag=True, help="No progress output.")
+@common_options
 @friendly
-def run(config: Path, data_dir: Path | None, out: Path | None, quiet: bool) -> None:
+def run(config: Path, data_dir: Path | None, out: Path | None) -> None:
     """Run CONFIG end to end and write a new run directory."""
     from .config import load_config
     from .pipeline import output_parent
@@ -88,8 +133,9 @@ def run(config: Path, data_dir: Path | None, out: Path | None, quiet: bool) -> N
     cfg = load_config(config)
     parent = output_parent(cfg, out)
     check_writable(parent)  # fail in a second, not after the whole run
-    result = run_pipeline(cfg, data_dir=data_dir, progress=not quiet)
-    run_dir = result.write(parent)
+    progress = not _flag("quiet")
+    result = run_pipeline(cfg, data_dir=data_dir, progress=progress)
+    run_dir = result.write(parent, progress=progress)
     click.echo(result.headline())
     click.echo(f"run directory: {run_dir}")
 
@@ -97,6 +143,7 @@ def run(config: Path, data_dir: Path | None, out: Path | None, quiet: bool) -> N
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@common_options
 @friendly
 def validate(config: Path, data_dir: Path | None) -> None:
     """Check CONFIG and the data it needs, and the allocation set-up, without solving."""
@@ -104,18 +151,19 @@ def validate(config: Path, data_dir: Path | None) -> None:
     from .pipeline import validate as validate_pipeline
 
     cfg = load_config(config)
-    click.echo(validate_pipeline(cfg, data_dir=data_dir))
+    click.echo(validate_pipeline(cfg, data_dir=data_dir, progress=not _flag("quiet")))
 
 
 @main.command()
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@common_options
 @friendly
 def replay(manifest: Path, data_dir: Path | None) -> None:
     """Re-run a published run from its MANIFEST and compare every output, byte for byte."""
     from .replay import replay as replay_run
 
-    report = replay_run(manifest, data_dir=data_dir)
+    report = replay_run(manifest, data_dir=data_dir, progress=not _flag("quiet"))
     click.echo(report.to_text())
     if not report.ok:
         sys.exit(3)
@@ -125,6 +173,7 @@ def replay(manifest: Path, data_dir: Path | None) -> None:
 @click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--top", default=10, show_default=True, help="How many gainers and losers to list.")
+@common_options
 @friendly
 def diff(run_a: Path, run_b: Path, top: int) -> None:
     """Gainers and losers in pounds, and wave moves, from RUN_A to RUN_B."""
@@ -136,6 +185,7 @@ def diff(run_a: Path, run_b: Path, top: int) -> None:
 @main.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("la")
+@common_options
 @friendly
 def explain(run_dir: Path, la: str) -> None:
     """One LA's waterfall in words: need share -> target -> floor -> cap -> pace -> rounding -> final.
@@ -150,6 +200,7 @@ def explain(run_dir: Path, la: str) -> None:
 @main.command("map")
 @click.option("--compare", nargs=2, type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, metavar="RUN_A RUN_B", help="Two run directories to compare.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("compare.html"), show_default=True, help="HTML file to write (never overwritten).")
+@common_options
 @friendly
 def map_cmd(compare: tuple[Path, Path], out: Path) -> None:
     """A map of the differences between two runs (gainers/losers, wave moves)."""
@@ -159,6 +210,7 @@ def map_cmd(compare: tuple[Path, Path], out: Path) -> None:
 
 
 @main.group()
+@common_options
 def data() -> None:
     """Inspect or fetch the official source data."""
 
@@ -166,6 +218,7 @@ def data() -> None:
 @data.command("check")
 @click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), help="Take the data: section from this config.")
+@common_options
 @friendly
 def data_check(data_dir: Path | None, config: Path | None) -> None:
     """Coverage table: indicator, source, period, LAs covered, flagged/imputed, missing."""
@@ -184,6 +237,7 @@ def data_check(data_dir: Path | None, config: Path | None) -> None:
 
 @data.command("fetch")
 @click.option("--data-dir", "dest", type=click.Path(path_type=Path), required=True, help="Folder to download the official files into.")
+@common_options
 @friendly
 def data_fetch(dest: Path) -> None:
     """Download the official source files from their publishers and verify their hashes."""

@@ -25,14 +25,8 @@ from .config import RunConfig
 from .data import AreaData, load_areas
 from .errors import OutputError
 from .paths import HEX_CARTOGRAM, REPO_ROOT, resolve_data_dir
+from .progress import progress_line as _progress
 from .provenance import MANIFEST_NAME, Manifest, collect_versions, run_hash, sha256_file
-
-
-def _progress(enabled: bool, message: str) -> None:
-    if enabled:
-        import click
-
-        click.echo(f"  {message}", err=True)
 
 
 @dataclass
@@ -117,11 +111,16 @@ class RunResult:
         """``<date>-<config name>-<short run hash>`` for the run directory."""
         return f"{dt.date.today().isoformat()}-{self.config.name}-{self.run_hash[:8]}"
 
-    def write(self, parent: str | os.PathLike[str], *, name: str | None = None) -> Path:
-        """Write the run directory atomically under ``parent`` and return its path."""
+    def write(
+        self, parent: str | os.PathLike[str], *, name: str | None = None, progress: bool = False
+    ) -> Path:
+        """Write the run directory atomically under ``parent`` and return its path.
+
+        ``progress`` prints one line on stderr as each group of files is written.
+        """
         from .report.write import write_run
 
-        return write_run(self, Path(parent), name or self.default_name())
+        return write_run(self, Path(parent), name or self.default_name(), progress=progress)
 
 
 def output_parent(config: RunConfig, out: str | os.PathLike[str] | None = None) -> Path:
@@ -193,7 +192,8 @@ def run(
     if config.uncertainty.enabled:
         _progress(progress, f"Monte Carlo: {config.uncertainty.draws:,} draws")
         unc = RankUncertainty(
-            config.index, config.uncertainty, config.waves, progress=progress
+            # a bar only on a terminal: in a log file a redrawn bar repeats itself
+            config.index, config.uncertainty, config.waves, progress=None if progress else False
         ).fit(frame)
     sens = None
     sens_cfg = config.uncertainty.sensitivity
@@ -263,19 +263,24 @@ def solver_summary(problem: Any) -> dict[str, Any]:
     return out
 
 
-def validate(config: RunConfig, data_dir: str | os.PathLike[str] | None = None) -> str:
+def validate(
+    config: RunConfig, data_dir: str | os.PathLike[str] | None = None, *, progress: bool = False
+) -> str:
     """Check a config and its data, and presolve the allocation, without solving.
 
     Returns a short report; raises an :class:`~allocator.errors.AllocatorError` on the first
-    problem.
+    problem. ``progress`` prints a line on stderr as each step starts.
     """
     from .allocate import AllocationProblem
     from .index import NeedIndex
     from .waves import Waves
 
+    _progress(progress, "loading and checking the source data")
     root, areas = prepare(config, data_dir)
+    _progress(progress, "building the need index and the waves")
     need = NeedIndex(config.index, tie_break=config.waves.tie_break).fit(areas.frame)
     waves = Waves(config.waves).fit(need)
+    _progress(progress, "checking the allocation set-up (presolve)")
     alloc_in = pd.DataFrame(areas.frame.drop(columns="geometry")).merge(
         pd.DataFrame({"code": need.score_.index, "need_factor": need.need_factor_.to_numpy()}),
         on="code",

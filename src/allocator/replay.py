@@ -65,7 +65,9 @@ class ReplayReport:
         return "\n".join(lines)
 
 
-def replay(manifest_path: str | Path, data_dir: str | Path | None = None) -> ReplayReport:
+def replay(
+    manifest_path: str | Path, data_dir: str | Path | None = None, *, progress: bool = False
+) -> ReplayReport:
     """Re-run a published run and compare it with what was published.
 
     Parameters
@@ -74,14 +76,18 @@ def replay(manifest_path: str | Path, data_dir: str | Path | None = None) -> Rep
         ``manifest.json`` of the run (or its run directory).
     data_dir : path-like, optional
         Folder with the source files (default resolution as for ``run``).
+    progress : bool
+        Print a line on stderr as each step starts.
 
     Returns
     -------
     ReplayReport
     """
     from .config import config_from_dict, read_config_document
+    from .progress import progress_line as _progress
     from .pipeline import run as run_pipeline
 
+    _progress(progress, "checking the published files against the manifest")
     manifest_file = Path(manifest_path)
     if manifest_file.is_dir():
         manifest_file = manifest_file / MANIFEST_NAME
@@ -121,13 +127,15 @@ def replay(manifest_path: str | Path, data_dir: str | Path | None = None) -> Rep
     )
 
     # 5. Re-run into a temporary folder and compare.
+    _progress(progress, "re-running the recorded config")
     with tempfile.TemporaryDirectory(prefix="allocator-replay-") as tmp:
         try:
-            result = run_pipeline(cfg, data_dir=root, progress=False, verify_hashes=False)
+            result = run_pipeline(cfg, data_dir=root, progress=progress, verify_hashes=False)
         except AllocatorError as exc:
             differences.append(f"the re-run failed: {exc}")
             return ReplayReport(run_dir=run_dir, ok=False, differences=differences, info=info)
-        new_dir = result.write(Path(tmp))
+        new_dir = result.write(Path(tmp), progress=progress)
+        _progress(progress, "comparing every output, byte for byte")
         new_manifest = Manifest.read(new_dir / MANIFEST_NAME)
         for name in sorted(set(manifest.outputs) | set(new_manifest.outputs)):
             old, new = manifest.outputs.get(name), new_manifest.outputs.get(name)
@@ -150,7 +158,18 @@ def replay(manifest_path: str | Path, data_dir: str | Path | None = None) -> Rep
 
 @dataclass
 class RunDiff:
-    """Differences between two runs' allocations and waves."""
+    """Differences between two runs' allocations and waves.
+
+    Attributes
+    ----------
+    changes : DataFrame
+        One row per LA: code, name, wave_a, wave_b, total_a, total_b, change.
+    year_totals : DataFrame
+        One row per money column (each stream and year, each year's total, the grand total):
+        column, stream, year, a, b, change, las_changed.
+    wave_moves : DataFrame
+        LAs whose wave differs.
+    """
 
     run_a: Path
     run_b: Path
@@ -158,38 +177,78 @@ class RunDiff:
     year_totals: pd.DataFrame
     wave_moves: pd.DataFrame
 
+    @property
+    def identical(self) -> bool:
+        """True when every LA gets the same pounds in every stream and year, in the same wave."""
+        return bool((self.year_totals["las_changed"] == 0).all() and self.wave_moves.empty)
+
     def to_text(self, top: int = 10) -> str:
-        """Gainers, losers and wave moves as text."""
+        """Totals by stream and year, gainers, losers and wave moves, in pounds."""
+        from .columns import stream_label
+
         ch = self.changes
-        lines = [f"diff {self.run_a.name} -> {self.run_b.name}"]
-        lines.append("Totals by year (pounds):")
-        for _, r in self.year_totals.iterrows():
-            lines.append(f"  {r['column']}: {int(r['a']):,} -> {int(r['b']):,} ({int(r['change']):+,})")
+        lines = [f"From run A: {self.run_a.name}", f"  to run B: {self.run_b.name}", ""]
+        if self.identical:
+            lines.append(
+                "The two runs allocate exactly the same pounds to every LA in every stream and "
+                "year, and every LA is in the same wave: the change between them makes no difference."
+            )
+            return "\n".join(lines)
+        yt = self.year_totals
+        rows = [("Stream", "Year", "Run A", "Run B", "Change", "LAs changed")]
+        for r in yt.itertuples():
+            stream = "All streams" if r.stream == "total" else stream_label(r.stream)
+            rows.append((stream, r.year or "all years", _gbp(r.a), _gbp(r.b), _gbp(r.change, sign=True),
+                         str(r.las_changed)))
+        lines.append("Totals by stream and year")
+        lines += _table(rows, right_from=2)
         moved = int((ch["change"] != 0).sum())
-        lines.append(f"{moved} of {len(ch)} LAs change total allocation.")
-        gain = ch[ch["change"] > 0].sort_values(["change", "code"], ascending=[False, True]).head(top)
-        lose = ch[ch["change"] < 0].sort_values(["change", "code"], ascending=[True, True]).head(top)
-        if len(gain):
-            lines.append(f"Largest gainers (top {len(gain)}):")
-            lines.extend(
-                f"  {r.code} {r.name}: £{int(r.total_a):,} -> £{int(r.total_b):,} ({int(r.change):+,})"
-                for r in gain.itertuples()
-            )
-        if len(lose):
-            lines.append(f"Largest losers (top {len(lose)}):")
-            lines.extend(
-                f"  {r.code} {r.name}: £{int(r.total_a):,} -> £{int(r.total_b):,} ({int(r.change):+,})"
-                for r in lose.itertuples()
-            )
+        n_gain, n_lose = int((ch["change"] > 0).sum()), int((ch["change"] < 0).sum())
+        lines += ["", f"{moved} of {len(ch)} LAs change their total over the period: {n_gain} gain, "
+                      f"{n_lose} lose."]
+        for title, part in (
+            ("Largest gainers", ch[ch["change"] > 0].sort_values(["change", "code"], ascending=[False, True])),
+            ("Largest losers", ch[ch["change"] < 0].sort_values(["change", "code"], ascending=[True, True])),
+        ):
+            part = part.head(top)
+            if part.empty:
+                lines += ["", f"{title}: none."]
+                continue
+            rows = [("Local authority", "ONS code", "Run A", "Run B", "Change", "Change %")]
+            for r in part.itertuples():
+                pct = f"{100 * r.change / r.total_a:+.1f}%" if r.total_a else "new"
+                rows.append((r.name, r.code, _gbp(r.total_a), _gbp(r.total_b), _gbp(r.change, sign=True), pct))
+            lines += ["", f"{title} (top {len(part)}, total over the period)"]
+            lines += _table(rows, right_from=2)
+        lines.append("")
         if len(self.wave_moves):
-            lines.append(f"Wave moves ({len(self.wave_moves)}):")
+            lines.append(f"Wave moves ({len(self.wave_moves)})")
             lines.extend(
-                f"  {r.code} {r.name}: wave {r.wave_a} -> wave {r.wave_b}"
+                f"  {r.name} ({r.code}): wave {r.wave_a} -> wave {r.wave_b}"
                 for r in self.wave_moves.itertuples()
             )
         else:
             lines.append("No LA changes wave.")
         return "\n".join(lines)
+
+
+def _gbp(x: float, *, sign: bool = False) -> str:
+    v = int(round(float(x)))
+    if sign and v == 0:
+        return "£0"
+    s = f"£{abs(v):,}"
+    return ("-" if v < 0 else "+" if sign else "") + s
+
+
+def _table(rows: list[tuple[str, ...]], *, right_from: int) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for k, r in enumerate(rows):
+        cells = [f"{c:<{w}}" if i < right_from else f"{c:>{w}}" for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        out.append("  " + "  ".join(cells).rstrip())
+        if k == 0:
+            out.append("  " + "  ".join("-" * w for w in widths))
+    return out
 
 
 def _check_run_dir(path: Path) -> Path:
@@ -199,28 +258,30 @@ def _check_run_dir(path: Path) -> Path:
 
 
 def diff_runs(run_a: str | Path, run_b: str | Path) -> RunDiff:
-    """Compare two run directories: pounds per LA, totals by year, wave moves."""
+    """Compare two run directories: pounds per LA, totals by stream and year, wave moves."""
+    from .columns import TOTAL, split_money_columns
+
     a_dir, b_dir = _check_run_dir(Path(run_a)), _check_run_dir(Path(run_b))
     a, b = read_table(a_dir / "allocation.csv"), read_table(b_dir / "allocation.csv")
-    merged = a[["code", "name", "wave", "total"]].merge(
-        b[["code", "wave", "total"]], on="code", how="outer", suffixes=("_a", "_b")
+    merged = a[["code", "name", "wave", TOTAL]].merge(
+        b[["code", "wave", TOTAL]], on="code", how="outer", suffixes=("_a", "_b")
     )
     merged["name"] = merged["name"].fillna("")
     merged[["total_a", "total_b"]] = merged[["total_a", "total_b"]].fillna(0).astype("int64")
     merged["change"] = merged["total_b"] - merged["total_a"]
-    total_cols = sorted(
-        {c for c in a.columns if c.startswith("total_")} | {c for c in b.columns if c.startswith("total_")}
-    ) + ["total"]
-    year_totals = pd.DataFrame(
-        [
-            {
-                "column": c,
-                "a": int(a[c].sum()) if c in a else 0,
-                "b": int(b[c].sum()) if c in b else 0,
-            }
-            for c in total_cols
-        ]
-    )
+    cols = list(dict.fromkeys(c for c in [*a.columns, *b.columns]))
+    money = split_money_columns(cols)
+    money.sort(key=lambda t: (t[1] == TOTAL, t[1], t[2]))  # streams, then year totals
+    money.append((TOTAL, TOTAL, ""))
+    both = a[["code"]].merge(b[["code"]], on="code", how="outer")
+    rows = []
+    for col, stream, year in money:
+        va = both["code"].map(a.set_index("code")[col]) if col in a else pd.Series(0, index=both.index)
+        vb = both["code"].map(b.set_index("code")[col]) if col in b else pd.Series(0, index=both.index)
+        va, vb = va.fillna(0).astype("int64"), vb.fillna(0).astype("int64")
+        rows.append({"column": col, "stream": stream, "year": year, "a": int(va.sum()),
+                     "b": int(vb.sum()), "las_changed": int((va != vb).sum())})
+    year_totals = pd.DataFrame(rows)
     year_totals["change"] = year_totals["b"] - year_totals["a"]
     moves = merged[merged["wave_a"] != merged["wave_b"]][["code", "name", "wave_a", "wave_b"]]
     return RunDiff(a_dir, b_dir, merged.sort_values("code").reset_index(drop=True), year_totals, moves)

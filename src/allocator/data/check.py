@@ -52,18 +52,34 @@ class CoverageReport:
         return pd.DataFrame(self.rows)
 
     def to_text(self) -> str:
-        """Plain-text table followed by the flagged LAs by name and the notes."""
-        head = f"{'indicator':<16}{'source':<58}{'period':<26}{'covered':>8}{'flagged':>8}{'missing':>8}"
-        lines = [f"Areas: {self.n_areas} upper-tier LAs (May 2021 boundaries)", head,
-                 "-" * len(head)]
+        """Plain-text table (columns as wide as their widest cell: nothing is cut), then each
+        indicator's source files in full, the flagged LAs by name and the notes."""
+        head = ("indicator", "period", "LAs covered", "flagged", "missing")
+        body = [
+            (str(r["indicator"]), str(r["period"]) or "-",
+             "not supplied" if r["covered"] == "not supplied" else str(r["covered"]),
+             str(r["flagged"]), str(r["missing"]))
+            for r in self.rows
+        ]
+        widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+
+        def fmt(row: tuple[str, ...]) -> str:
+            left = [f"{row[i]:<{widths[i]}}" for i in range(2)]
+            right = [f"{row[i]:>{widths[i]}}" for i in range(2, len(row))]
+            return "  ".join(left + right).rstrip()
+
+        lines = [f"Areas: {self.n_areas} upper-tier LAs (May 2021 boundaries)", "", fmt(head),
+                 "  ".join("-" * w for w in widths)]
+        lines += [fmt(row) for row in body]
+        lines += ["", "Source files (in the data folder):"]
         for r in self.rows:
-            lines.append(f"{r['indicator']:<16}{str(r['source'])[:57]:<58}"
-                         f"{str(r['period'])[:25]:<26}{str(r['covered']):>8}"
-                         f"{str(r['flagged']):>8}{str(r['missing']):>8}")
-        for r in self.rows:
-            if r["flagged_names"]:
-                lines.append(f"{r['indicator']} flagged: {', '.join(r['flagged_names'])}")
-        lines.append("Notes:")
+            for src in str(r["source"]).split("; "):
+                lines.append(f"  {r['indicator']:<{widths[0]}}  {src}")
+        flagged = [r for r in self.rows if r["flagged_names"]]
+        if flagged:
+            lines += ["", "Flagged (imputed, derived or recoded) LAs:"]
+            lines += [f"  {r['indicator']}: {', '.join(r['flagged_names'])}" for r in flagged]
+        lines += ["", "Notes:"]
         lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..paths import HEX_CARTOGRAM
-from ..provenance import ATTRIBUTION, MANIFEST_NAME, Manifest, collect_versions, hash_tree
+from ..provenance import MANIFEST_NAME, Manifest, collect_versions, hash_tree
 from ..rundir import atomic_run_dir
+from .caveats import LICENCE, plain_caveats
 from .summary import money_columns, render_summary
 from .tables import write_csv, write_gpkg, write_xlsx
 
@@ -27,8 +28,8 @@ def provenance_lines(result: RunResult) -> list[str]:
         f"run hash {result.run_hash[:16]})",
     ]
     lines += [f"Source: {s}" for s in result.sources()]
-    lines += [f"Note: {n}" for n in result.notes]
-    lines.append(f"Licence: {ATTRIBUTION}")
+    lines += [f"Caveat: {n}" for n in plain_caveats(result.notes)]
+    lines.append(f"Licence: {LICENCE}")
     return lines
 
 
@@ -39,8 +40,13 @@ def _write_commented_csv(frame, path: Path, header: list[str]) -> None:  # type:
     path.write_text(head + body, encoding="utf-8")
 
 
-def write_run(result: RunResult, parent: Path, name: str) -> Path:
-    """Write ``result`` as a new run directory under ``parent``; return its path."""
+def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = False) -> Path:
+    """Write ``result`` as a new run directory under ``parent``; return its path.
+
+    ``progress`` prints a line on stderr as each group of files starts.
+    """
+    from ..progress import progress_line as _progress
+
     cfg = result.config
     out_cfg = cfg.output
     header = provenance_lines(result)
@@ -51,6 +57,7 @@ def write_run(result: RunResult, parent: Path, name: str) -> Path:
     mframe = result.map_frame()
 
     with atomic_run_dir(parent, name) as (tmp, final):
+        _progress(progress, "writing the tables (CSV, Excel, GeoPackage) and the model")
         (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
         _write_commented_csv(result.allocation, tmp / "allocation.csv", header)
         _write_commented_csv(result.index, tmp / "index.csv", header)
@@ -60,12 +67,12 @@ def write_run(result: RunResult, parent: Path, name: str) -> Path:
         if out_cfg.excel:
             notes = [("Title", cfg.title or cfg.name), ("Config", f"{cfg.name} (sha256 {result.config_hash})"), ("Run hash", result.run_hash)]
             notes += [("Source", s) for s in result.sources()]
-            notes += [("Note", n) for n in result.notes]
+            notes += [("Caveat", n) for n in plain_caveats(result.notes)]
             for sname, scfg in cfg.allocation.streams.items():
                 if scfg.source:
                     notes.append((f"Stream {sname}", scfg.source))
             notes.append(("Units", "Whole pounds (GBP); each stream-year sums exactly to its budget"))
-            notes.append(("Licence", ATTRIBUTION))
+            notes.append(("Licence", LICENCE))
             write_xlsx(
                 [("allocation", result.allocation), ("index", result.index)],
                 notes,
@@ -85,17 +92,20 @@ def write_run(result: RunResult, parent: Path, name: str) -> Path:
                 streams=streams,
                 years=years,
                 sources=result.sources(),
-                attribution=ATTRIBUTION,
-                notes=result.notes,
+                attribution=LICENCE,
+                notes=plain_caveats(result.notes),
             )
             if out_cfg.map:
                 from .map import write_map
 
+                _progress(progress, "writing the interactive map")
                 write_map(mframe, meta, tmp / "map.html", tiles=out_cfg.map_tiles)
             if out_cfg.static_maps:
                 from .static import write_static_maps
 
+                _progress(progress, "drawing the static maps (PNG and PDF)")
                 write_static_maps(mframe, meta, tmp, hex_path=_hex_path(result) if out_cfg.hex_cartogram else None)
+        _progress(progress, "writing the summary and the manifest")
         summary = render_summary(
             title=cfg.title or cfg.name,
             config_name=cfg.name,
@@ -108,11 +118,11 @@ def write_run(result: RunResult, parent: Path, name: str) -> Path:
             wave_labels=list(cfg.waves.labels),
             checks=result.checks,
             sources=result.sources(),
-            notes=result.notes,
+            notes=plain_caveats(result.notes),
             flags=result.areas.flags,
             index_notes=[],
             solver=result.solver,
-            attribution=ATTRIBUTION,
+            attribution=LICENCE,
             overrides=result.overrides,
             sensitivity=result.sensitivity,
             sensitivity_notes=result.sensitivity_notes,

@@ -1,0 +1,100 @@
+"""One set of caveats, in plain English, said once and shared by every output a person reads.
+
+The data and index layers record notes for developers and auditors (rule names, column names,
+"pass data.ocu_file ..."); the manifest and the command line keep them as they are. Published
+files (CSV headers, workbook, map, figures, summary) show :func:`plain_caveats` of them instead:
+licence statements removed (the licence is said once, :data:`LICENCE`), the two OCU statements
+merged into one, configuration keys and rule names put into words, duplicates dropped.
+
+Internal citations (seed line numbers such as ``[001 L644]``, digest sections) belong in configs
+and code; :func:`internal_references` finds any that leak into text meant for readers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+#: The licence attribution, said once on every output.
+LICENCE = (
+    "Contains OS data © Crown copyright and database right 2021. Contains public sector "
+    "information licensed under the Open Government Licence v3.0 (ONS, MHCLG/DLUHC)."
+)
+#: One short line for figures: the detail lives in the workbook's notes and the summary.
+SHORT_LICENCE = "Contains OS data © Crown copyright 2021; ONS, MHCLG/DLUHC data, Open Government Licence v3.0."
+
+OCU_MISSING = (
+    "The need index does not include opiate and crack cocaine use (OCU) prevalence: no "
+    "local-authority estimates were supplied, so need rests on drug deaths, deprivation and crime."
+)
+OCU_MISSING_SHORT = "Need index built without OCU prevalence (no local estimates supplied)."
+
+_RULES = {
+    "crude_from_counts": "a crude rate from the registered deaths is used instead",
+    "region_median": "the median of their region is used instead",
+    "exclude": "they are left out of the indicator",
+}
+
+# Text meant for developers or internal references, never shown to readers.
+_INTERNAL = [
+    re.compile(r"\[\d{3}\s+L\d+"),  # [001 L644-652]
+    re.compile(r"seeds-digest", re.I),
+    re.compile(r"§\s*\d"),
+    re.compile(r"\bpass (?:data|index|allocation|output)\.\w+"),
+    re.compile(r"\bdata\.ocu_file\b"),
+    re.compile(r"\bengine assumption\b", re.I),
+]
+
+
+def internal_references(text: str) -> list[str]:
+    """Every internal citation or developer instruction found in ``text`` (empty when clean)."""
+    return [m.group(0) for pat in _INTERNAL for m in pat.finditer(text)]
+
+
+def _plain(note: str) -> str | None:
+    n = " ".join(str(note).split())
+    low = n.lower()
+    if low.startswith("source:") or "open government licence" in low:
+        return None  # licence and attribution: said once, separately
+    if "without ocu" in low or "without ocu_rate" in low:
+        return OCU_MISSING
+    m = re.match(
+        r"Drug deaths (?P<p>[\w-]+): ONS suppressed the rate for (?P<n>\d+) LAs \(fewer than 10 "
+        r"deaths\); treated by rule '(?P<r>\w+)'",
+        n,
+    )
+    if m:
+        how = _RULES.get(m["r"], f"they are handled by the rule '{m['r'].replace('_', ' ')}'")
+        return (
+            f"Drug deaths {m['p']}: ONS does not publish a rate for {m['n']} LAs with fewer than 10 "
+            f"deaths; for these {how} (marked in the tables)."
+        )
+    n = re.sub(r"\s*\(flagged in \w+\)", " (marked in the tables)", n)
+    n = re.sub(r"\s*and flagged in \w+", " (marked in the tables)", n)
+    n = n.replace("shapely.make_valid", "a standard geometry repair")
+    return n
+
+
+def plain_caveats(notes: Iterable[str]) -> list[str]:
+    """The notes of a run as caveats for readers: plain English, each once, in order.
+
+    Parameters
+    ----------
+    notes : iterable of str
+        Notes from the data and index layers (:attr:`allocator.pipeline.RunResult.notes`).
+
+    Returns
+    -------
+    list of str
+    """
+    out: list[str] = []
+    for note in notes:
+        text = _plain(note)
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def short_caveats(caveats: Iterable[str]) -> list[str]:
+    """The caveats a figure repeats in one short line each (the OCU caveat, shortened)."""
+    return [OCU_MISSING_SHORT for c in caveats if c == OCU_MISSING]

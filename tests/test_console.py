@@ -1,0 +1,98 @@
+"""The console: options on every subcommand, usage errors as one `error:` paragraph, progress
+lines, `data check` alignment and `diff` in pounds by stream and year."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from allocator.cli import main
+from allocator.replay import diff_runs
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, (*prefix, name))
+        else:
+            out.append((*prefix, name))
+    return out
+
+
+def test_every_subcommand_accepts_debug_and_quiet() -> None:
+    runner = CliRunner()
+    cmds = _commands(main)
+    assert len(cmds) >= 8
+    for cmd in cmds:
+        res = runner.invoke(main, [*cmd, "--help"])
+        assert res.exit_code == 0, cmd
+        assert "--debug" in res.output and "--quiet" in res.output, cmd
+    res = runner.invoke(main, ["--help"])
+    assert "--debug" in res.output and "--quiet" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--bogus"], "allocator run: No such option '--bogus'"),
+        (["run"], "allocator run: Missing argument 'CONFIG'"),
+        (["nosuch"], "allocator: No such command 'nosuch'"),
+        (["diff", "/nonexistent-a", "/nonexistent-b"], "allocator diff: Invalid value for 'RUN_A'"),
+        (["data", "check", "--top"], "allocator data check: No such option '--top'"),
+    ],
+)
+def test_usage_errors_are_one_error_paragraph_with_exit_2(args: list[str], expected: str) -> None:
+    res = CliRunner().invoke(main, args, prog_name="allocator")
+    assert res.exit_code == 2
+    text = res.output
+    assert text.startswith("error: " + expected), text
+    assert "Usage:" not in text and "Error:" not in text
+    assert text.strip().count("\n") == 0  # one paragraph
+    assert "--help'" in text
+
+
+def test_debug_after_the_subcommand_shows_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n", encoding="utf-8")
+    quiet = CliRunner().invoke(main, ["validate", str(bad)])
+    assert quiet.exit_code == 2 and "Traceback" not in quiet.output
+    loud = CliRunner().invoke(main, ["validate", str(bad), "--debug"])
+    assert loud.exit_code == 2 and "Traceback" in loud.output
+
+
+def _run_dir(path: Path, rows: list[tuple[str, str, int, int, int, int]]) -> Path:
+    path.mkdir()
+    frame = pd.DataFrame(rows, columns=["code", "name", "wave", "continuation_2022_23", "place_based_2022_23", "x"])
+    frame = frame.drop(columns="x")
+    frame["total_2022_23"] = frame["continuation_2022_23"] + frame["place_based_2022_23"]
+    frame["total"] = frame["total_2022_23"]
+    (path / "allocation.csv").write_text("# a comment\n" + frame.to_csv(index=False), encoding="utf-8")
+    return path
+
+
+def test_diff_in_pounds_by_stream_and_year(tmp_path: Path) -> None:
+    a = _run_dir(tmp_path / "a", [("E1", "Aville", 1, 100, 50, 0), ("E2", "Btown", 2, 100, 0, 0)])
+    b = _run_dir(tmp_path / "b", [("E1", "Aville", 1, 90, 50, 0), ("E2", "Btown", 1, 110, 0, 0)])
+    d = diff_runs(a, b)
+    assert not d.identical
+    text = d.to_text()
+    assert "Totals by stream and year" in text
+    assert "Continuation" in text and "Place based" in text and "2022-23" in text
+    assert "Largest gainers" in text and "Btown" in text and "+£10" in text
+    assert "Largest losers" in text and "-£10" in text
+    assert "Btown (E2): wave 2 -> wave 1" in text
+    row = d.year_totals.set_index("column").loc["continuation_2022_23"]
+    assert (row["a"], row["b"], row["las_changed"]) == (200, 200, 2)
+    assert "_2022_23" not in text  # readable headings, no column keys
+
+
+def test_diff_of_identical_runs_says_so(tmp_path: Path) -> None:
+    rows = [("E1", "Aville", 1, 100, 50, 0), ("E2", "Btown", 2, 100, 0, 0)]
+    d = diff_runs(_run_dir(tmp_path / "a", rows), _run_dir(tmp_path / "b", rows))
+    assert d.identical
+    assert "exactly the same pounds" in d.to_text()
