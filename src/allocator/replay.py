@@ -84,8 +84,8 @@ def replay(
     ReplayReport
     """
     from .config import config_from_dict, read_config_document
-    from .progress import progress_line as _progress
     from .pipeline import run as run_pipeline
+    from .progress import progress_line as _progress
 
     _progress(progress, "checking the published files against the manifest")
     manifest_file = Path(manifest_path)
