@@ -46,22 +46,30 @@ def average_rank(x: FloatArray) -> FloatArray:
 
     Equivalent to ``scipy.stats.rankdata(x, method="average", axis=-1)`` but several times faster
     on (draws x LAs) arrays. NaN is not allowed.
+
+    Ties are handled explicitly (every member of a run of equal sorted values gets the run's
+    mean position), so the result does not depend on the order a sort leaves tied values in, and
+    the fast unstable sort is used.
     """
     x = np.asarray(x, dtype=float)
     n = x.shape[-1]
-    order = np.argsort(x, axis=-1, kind="stable")
+    order = np.argsort(x, axis=-1)
     s = np.take_along_axis(x, order, axis=-1)
+    same = s[..., 1:] == s[..., :-1]  # ties: equal neighbours once sorted
+    out = np.empty(x.shape)
+    if not same.any():  # no ties: the average rank is the position
+        np.put_along_axis(out, order, np.broadcast_to(np.arange(1.0, n + 1.0), x.shape), axis=-1)
+        return out
     pos = np.broadcast_to(np.arange(n), s.shape)
     new_group = np.ones(s.shape, dtype=bool)
-    new_group[..., 1:] = s[..., 1:] != s[..., :-1]
+    new_group[..., 1:] = ~same
     start = np.maximum.accumulate(np.where(new_group, pos, 0), axis=-1)
     end_group = np.ones(s.shape, dtype=bool)
-    end_group[..., :-1] = new_group[..., 1:]
+    end_group[..., :-1] = ~same
     end = np.flip(
         np.minimum.accumulate(np.flip(np.where(end_group, pos, n - 1), axis=-1), axis=-1), axis=-1
     )
     avg = (start + end) / 2.0 + 1.0
-    out = np.empty_like(avg)
     np.put_along_axis(out, order, avg, axis=-1)
     return out
 

@@ -83,16 +83,27 @@ def rank_scores(scores: NDArray[np.float64], tb_position: NDArray[np.int64]) -> 
     """Ranks (1 = highest score) along the last axis, ties broken by ``tb_position``.
 
     Works on one score vector (L,) or on (draws, L) at once with identical results per row.
+
+    The LAs are sorted by score with numpy's default (unstable, SIMD) sort after putting them in
+    tie-break order; ties are then handled explicitly: rows whose sorted scores have two equal
+    neighbours (or NaN) are sorted again with a stable sort, which keeps tied LAs in tie-break
+    order. Rows without ties need no stable sort, since every order of distinct scores is the
+    same. The result equals a stable sort of every row.
     """
     scores = np.asarray(scores, dtype=float)
-    perm = np.argsort(tb_position, kind="stable")
-    s = scores[..., perm]
-    order = np.argsort(-s, axis=-1, kind="stable")
     n = scores.shape[-1]
-    ranks_perm = np.empty(s.shape, dtype=np.int64)
+    perm = np.argsort(tb_position, kind="stable")
+    neg = -scores[..., perm]  # columns in tie-break order, ascending = highest score first
+    order = np.argsort(neg, axis=-1)
+    if n > 1:
+        ordered = np.take_along_axis(neg, order, axis=-1)
+        # not strictly increasing: a tie (or NaN, which compares false)
+        tied = ~(ordered[..., 1:] > ordered[..., :-1])
+        if tied.any():
+            rows = tied.any(axis=-1)
+            order[rows] = np.argsort(neg[rows], axis=-1, kind="stable")
+    ranks = np.empty(scores.shape, dtype=np.int64)
     np.put_along_axis(
-        ranks_perm, order, np.broadcast_to(np.arange(1, n + 1, dtype=np.int64), s.shape), axis=-1
+        ranks, perm[order], np.broadcast_to(np.arange(1, n + 1, dtype=np.int64), order.shape), axis=-1
     )
-    ranks = np.empty_like(ranks_perm)
-    ranks[..., perm] = ranks_perm
     return ranks

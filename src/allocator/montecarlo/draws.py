@@ -210,7 +210,9 @@ def evaluate_draws(
     -------
     ranks, waves : ndarray of int, shape (m, L)
     """
-    oriented = orient_and_transform(noisy, setup.specs)
+    plain = all(sp.transform == "none" and sp.direction != "higher_is_better" for sp in setup.specs)
+    # nothing to transform or negate: use the values as they are (they are only read below)
+    oriented = noisy if plain else orient_and_transform(noisy, setup.specs)
     scores = np.empty((noisy.shape[0], noisy.shape[2]))
     for j, norm in enumerate(setup.normalisers):
         for a, agg in enumerate(setup.aggregators):
