@@ -106,3 +106,17 @@ def test_blocks_are_sized_by_elements_and_do_not_change_results() -> None:
     pd.testing.assert_frame_equal(small.results_, big.results_)
     with pytest.raises(ValueError, match="chunk_elements"):
         RankUncertainty(None, ucfg, None, chunk_elements=0).fit(areas())
+
+
+def test_threads_do_not_change_results() -> None:
+    ucfg = UncertaintyConfig(seed=5, draws=200, normalise_choices=["zscore", "exponential"])
+    k, n = 3, len(areas())
+    one = RankUncertainty(None, ucfg, None, progress=False, chunk_elements=7 * k * n).fit(areas())
+    two = RankUncertainty(None, ucfg, None, progress=False, chunk_elements=7 * k * n,
+                          n_jobs=2).fit(areas())
+    np.testing.assert_array_equal(one.ranks_, two.ranks_)
+    np.testing.assert_array_equal(one.waves_, two.waves_)
+    pd.testing.assert_frame_equal(one.results_, two.results_)
+    pd.testing.assert_frame_equal(one.choices_, two.choices_)
+    with pytest.raises(ValueError, match="n_jobs"):
+        RankUncertainty(None, ucfg, None, n_jobs=0).fit(areas())

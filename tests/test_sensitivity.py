@@ -221,6 +221,13 @@ def test_chunk_size_does_not_change_results(full: WaveSensitivity) -> None:
     pd.testing.assert_frame_equal(full.indices_, small.indices_)
 
 
+def test_threads_do_not_change_results(full: WaveSensitivity) -> None:
+    ucfg = UncertaintyConfig(seed=20220413, chunk_size=333, **ALL_METHODS)
+    two = WaveSensitivity(None, ucfg, None, SensitivityConfig(samples=512), n_jobs=2).fit(areas())
+    pd.testing.assert_frame_equal(full.indices_, two.indices_)
+    pd.testing.assert_frame_equal(full.rank_indices_, two.rank_indices_)
+
+
 def test_indices_are_shares_with_confidence(full: WaveSensitivity) -> None:
     ind = full.indices_
     assert full.runs_ == 512 * (6 + 2)

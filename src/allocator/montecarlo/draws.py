@@ -19,6 +19,8 @@ data -> index -> waves -> Monte Carlo), so neither of those imports it.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -235,6 +237,65 @@ def evaluate_draw(
     ).score
     ranks = rank_scores(score, setup.tb_position)
     return ranks, assign_from_ranks(ranks, setup.sizes, setup.locked, setup.allowed)
+
+
+Block = tuple[int, tuple[FloatArray, FloatArray, IntArray, IntArray]]
+
+
+def evaluate_blocks(
+    setup: MonteCarloSetup,
+    blocks: Iterable[Block],
+    ranks: NDArray[np.integer],
+    waves: NDArray[np.integer],
+    *,
+    n_jobs: int = 1,
+    wave_offset: int = 0,
+    done: Callable[[int], object] | None = None,
+) -> None:
+    """Evaluate blocks of draws into ``ranks`` and ``waves`` (rows ``lo : lo + m`` per block).
+
+    ``blocks`` yields ``(lo, (noisy, weights, normaliser, aggregator))`` and is consumed in
+    order in the calling thread, so random numbers are drawn in the same order whatever
+    ``n_jobs``; with ``n_jobs > 1`` that many threads evaluate blocks (numpy releases the GIL
+    in its sorts and array arithmetic) while the next block is drawn. Each block writes only its
+    own rows, so the result is identical for every ``n_jobs``. At most ``n_jobs + 2`` blocks are
+    in memory at once.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is below 1.
+    """
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
+
+    def work(lo: int, inputs: tuple[FloatArray, FloatArray, IntArray, IntArray]) -> int:
+        r, w = evaluate_draws(setup, *inputs)
+        m = r.shape[0]
+        ranks[lo : lo + m] = r
+        waves[lo : lo + m] = w + wave_offset
+        return m
+
+    if n_jobs == 1:
+        for lo, inputs in blocks:
+            m = work(lo, inputs)
+            if done is not None:
+                done(m)
+        return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: deque[Future[int]] = deque()
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        for lo, inputs in blocks:
+            pending.append(pool.submit(work, lo, inputs))
+            while len(pending) > n_jobs:
+                m = pending.popleft().result()
+                if done is not None:
+                    done(m)
+        while pending:
+            m = pending.popleft().result()
+            if done is not None:
+                done(m)
 
 
 class DrawStreams:

@@ -70,7 +70,7 @@ from .draws import (
     CHUNK_ELEMENTS,
     MonteCarloSetup,
     chunk_draws,
-    evaluate_draws,
+    evaluate_blocks,
     monte_carlo_setup,
 )
 from .sobol import EPS, Factor, multivariate_indices, saltelli_design, split_runs
@@ -98,6 +98,8 @@ class WaveSensitivity:
         Memory budget of one block of model runs, in elements of its (runs x indicators x LAs)
         arrays (see :func:`allocator.montecarlo.draws.chunk_draws`); ``uncertainty_config.chunk_size``
         caps the runs per block. Results do not depend on either.
+    n_jobs : int
+        Threads evaluating blocks of runs; results are identical for every ``n_jobs``.
 
     Attributes
     ----------
@@ -139,12 +141,14 @@ class WaveSensitivity:
         sensitivity_config: SensitivityConfig | None = None,
         *,
         chunk_elements: int = CHUNK_ELEMENTS,
+        n_jobs: int = 1,
     ) -> None:
         self.index_config = index_config
         self.uncertainty_config = uncertainty_config
         self.waves_config = waves_config
         self.sensitivity_config = sensitivity_config
         self.chunk_elements = chunk_elements
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ factors and inputs
     @staticmethod
@@ -258,13 +262,13 @@ class WaveSensitivity:
         design = saltelli_design([f.width for f in varied], big_n, np.random.default_rng(design_ss))
         flat = design.reshape(-1, design.shape[-1])
         runs, n = flat.shape[0], s.raw.shape[1]
-        ranks = np.empty((runs, n), dtype=np.int64)
-        waves = np.empty((runs, n), dtype=np.int64)
+        ranks = np.empty((runs, n), dtype=np.int32)
+        waves = np.empty((runs, n), dtype=np.int8)
         step = chunk_draws(s, ucfg.chunk_size, self.chunk_elements)
-        for lo in range(0, runs, step):
-            hi = min(lo + step, runs)
-            noisy, w, ni, ai = self._inputs(s, factors, flat[lo:hi])
-            ranks[lo:hi], waves[lo:hi] = evaluate_draws(s, noisy, w, ni, ai)
+        blocks = (
+            (lo, self._inputs(s, factors, flat[lo : lo + step])) for lo in range(0, runs, step)
+        )
+        evaluate_blocks(s, blocks, ranks, waves, n_jobs=self.n_jobs)
 
         published = assign_from_ranks(index.rank_.to_numpy(), s.sizes, s.locked, s.allowed) == 0
         member = (waves == 0).reshape(big_n, g + 2, n)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -42,10 +43,11 @@ from ..index.need_index import NeedIndex
 from ..waves import WavesConfig
 from .draws import (
     CHUNK_ELEMENTS,
+    Block,
     DrawStreams,
     chunk_draws,
+    evaluate_blocks,
     evaluate_draw,
-    evaluate_draws,
     monte_carlo_setup,
 )
 
@@ -75,6 +77,9 @@ class RankUncertainty:
         Memory budget of one block of draws, in elements of its (draws x indicators x LAs)
         arrays (see :func:`allocator.montecarlo.draws.chunk_draws`); ``uncertainty_config.chunk_size``
         caps the draws per block. Results do not depend on either.
+    n_jobs : int
+        Threads evaluating blocks of draws (``vectorised`` only); the draws themselves are taken
+        in order in the calling thread, so results are identical for every ``n_jobs``.
 
     Attributes
     ----------
@@ -104,6 +109,7 @@ class RankUncertainty:
         method: Literal["vectorised", "loop"] = "vectorised",
         progress: bool | None = None,
         chunk_elements: int = CHUNK_ELEMENTS,
+        n_jobs: int = 1,
     ) -> None:
         self.index_config = index_config
         self.uncertainty_config = uncertainty_config
@@ -111,6 +117,7 @@ class RankUncertainty:
         self.method = method
         self.progress = progress
         self.chunk_elements = chunk_elements
+        self.n_jobs = n_jobs
 
     def fit(self, frame: pd.DataFrame) -> RankUncertainty:
         """Run the Monte Carlo on an areas table.
@@ -122,7 +129,7 @@ class RankUncertainty:
         DataError
             As :meth:`NeedIndex.fit`.
         ValueError
-            If ``method`` is unknown or ``chunk_elements`` is below 1.
+            If ``method`` is unknown, or ``chunk_elements`` or ``n_jobs`` is below 1.
         """
         ucfg = self.uncertainty_config
         if ucfg is None:
@@ -131,6 +138,8 @@ class RankUncertainty:
             raise ConfigError("uncertainty analysis is disabled (uncertainty.enabled: false)")
         if self.method not in ("vectorised", "loop"):
             raise ValueError(f"method: unknown method {self.method!r}; use 'vectorised' or 'loop'")
+        if self.n_jobs < 1:
+            raise ValueError(f"n_jobs must be at least 1, got {self.n_jobs}")
         if self.chunk_elements < 1:
             raise ValueError(f"chunk_elements must be at least 1, got {self.chunk_elements}")
         wcfg = self.waves_config or WavesConfig()
@@ -149,13 +158,17 @@ class RankUncertainty:
         start = time.perf_counter()
         with _progress_bar(show, d) as bar:
             if self.method == "vectorised":
-                for lo in range(0, d, step):
-                    m = min(step, d - lo)
-                    noisy, w, ni, ai = streams.draw(s, m)
-                    r, wv = evaluate_draws(s, noisy, w, ni, ai)
-                    ranks[lo : lo + m], waves[lo : lo + m] = r, wv + 1
-                    weights[lo : lo + m], ni_all[lo : lo + m], ai_all[lo : lo + m] = w, ni, ai
-                    bar.update(m)
+
+                def blocks() -> Iterator[Block]:
+                    for lo in range(0, d, step):
+                        m = min(step, d - lo)
+                        noisy, w, ni, ai = streams.draw(s, m)
+                        weights[lo : lo + m], ni_all[lo : lo + m], ai_all[lo : lo + m] = w, ni, ai
+                        yield lo, (noisy, w, ni, ai)
+
+                evaluate_blocks(
+                    s, blocks(), ranks, waves, n_jobs=self.n_jobs, wave_offset=1, done=bar.update
+                )
             else:
                 for i in range(d):
                     noisy, w, ni, ai = streams.draw(s, 1)
