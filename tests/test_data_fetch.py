@@ -1,15 +1,13 @@
-"""fetch_sources / fetch_ocu with a fake opener: recorded bytes, never the network."""
+"""fetch_sources with a fake opener (OCU from Fingertips: tests/test_ocu_fingertips.py): recorded bytes, never the network."""
 
 from __future__ import annotations
 
 import hashlib
 
-import pandas as pd
 import pytest
 
 from allocator.data import fetch
 from allocator.data.catalogue import catalogue
-from allocator.data.ocu import read_ocu
 from allocator.errors import DataError
 from allocator.paths import default_data_dir
 
@@ -54,24 +52,3 @@ def test_fetch_sources_records_network_failures(tmp_path):
     rep = fetch.fetch_sources(tmp_path, opener=down, keys=["lad_changes"])
     assert "no route to host" in rep.failed["lad_changes"]
     assert "FAILED lad_changes" in rep.to_text()
-
-
-def test_fetch_ocu_writes_the_documented_schema(tmp_path):
-    # SYNTHETIC Fingertips-shaped answer (values invented for the test)
-    recorded = (
-        b"Indicator ID,Area Code,Area Name,Area Type,Sex,Age,Time period,Value,Count\n"
-        b"9,E92000001,England,England,Persons,15-64 yrs,2016/17,8.9,313971\n"
-        b"9,E06000002,Middlesbrough,UTLA,Persons,15-64 yrs,2015/16,20.0,1800\n"
-        b"9,E06000002,Middlesbrough,UTLA,Persons,15-64 yrs,2016/17,21.5,1900\n"
-        b"9,E06000001,Hartlepool,UTLA,Persons,15-64 yrs,2016/17,18.2,1050\n"
-    )
-    seen = []
-    out = fetch.fetch_ocu(tmp_path / "ocu.csv", indicator_id=9, area_type_id=502,
-                          opener=lambda url: seen.append(url) or recorded)
-    assert "indicator_ids=9" in seen[0] and "child_area_type_id=502" in seen[0]
-    df = pd.read_csv(out, dtype=str)
-    assert list(df.columns) == ["code", "rate_per_1000_15_64", "count", "year", "source"]
-    assert df["code"].tolist() == ["E06000001", "E06000002"]
-    assert df["rate_per_1000_15_64"].tolist() == ["18.2", "21.5"]
-    got = read_ocu(out, {"E06000001": "Hartlepool", "E06000002": "Middlesbrough"})
-    assert got["ocu_rate"].tolist() == [18.2, 21.5]

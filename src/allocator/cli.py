@@ -236,11 +236,19 @@ def data_check(data_dir: Path | None, config: Path | None) -> None:
 
 
 @data.command("fetch")
-@click.option("--data-dir", "dest", type=click.Path(path_type=Path), required=True, help="Folder to download the official files into.")
+@click.option("--data-dir", "dest", type=click.Path(path_type=Path), required=True, help="Folder to download the official files into (with --ocu: the folder holding them).")
+@click.option("--ocu", is_flag=True, help="Download OCU prevalence (OHID Fingertips indicators 91117 and 93517) and write it for the 152 May 2021 LAs.")
+@click.option("--area-type", "area_type", type=int, multiple=True, help="With --ocu: Fingertips area type(s) to try, in order (default 402, 502, 302, 202, 102).")
+@click.option("--period", default=None, help="With --ocu: time period of indicator 91117 to keep (default: the latest).")
 @common_options
 @friendly
-def data_fetch(dest: Path) -> None:
+def data_fetch(dest: Path, ocu: bool, area_type: tuple[int, ...], period: str | None) -> None:
     """Download the official source files from their publishers and verify their hashes."""
+    if ocu:
+        from .data.fingertips import fetch_ocu_into
+
+        click.echo(fetch_ocu_into(dest, area_types=area_type or None, period=period))
+        return
     from .data.fetch import fetch_sources
 
     report = fetch_sources(dest)

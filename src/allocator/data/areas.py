@@ -126,6 +126,11 @@ def load_areas(config: DataConfig | None = None, data_dir: Path | str | None = N
 def _ocu_path(config: DataConfig, root: Path) -> Path | None:
     if config.ocu_file is None:
         return None
+    if config.ocu_file == "auto":
+        from .fingertips import DEFAULT_OCU_FILE
+
+        auto = root / DEFAULT_OCU_FILE
+        return auto if auto.is_file() else None
     p = Path(config.ocu_file).expanduser()
     return p if p.is_absolute() else root / p
 
@@ -232,11 +237,16 @@ def build(
         rel = _relative(ocu_path, root)
         records = records + [{
             "key": "ocu_user", "path": rel, "sha256": ocu_hash or "", "publisher":
-            "; ".join(sorted(set(ocu["source"]))), "title": "OCU prevalence (user-supplied)",
+            "; ".join(sorted(set(ocu["source"]))), "title": "OCU prevalence",
             "period": "; ".join(sorted(set(ocu["year"]))), "licence": "as supplied",
             "url": "",
         }]
-        notes.append(f"OCU prevalence supplied by the user ({rel}); values as supplied.")
+        n_flag = int((ocu["ocu_flag"] != "").sum())
+        notes.append(
+            f"OCU prevalence from {'; '.join(sorted(set(ocu['source'])))}, period "
+            f"{'; '.join(sorted(set(ocu['year'])))} (file {rel}); "
+            + (f"{n_flag} LAs derived by apportionment, flagged in ocu_flag." if n_flag
+               else "values as supplied."))
 
     # ---- assemble
     frame = b.merge(regions, on="code", validate="1:1")
@@ -245,7 +255,7 @@ def build(
         frame = frame.merge(part, on="code", how="left", validate="1:1")
     cols = list(schema.REQUIRED_COLUMNS)
     if ocu is not None:
-        frame = frame.merge(ocu[["code", "ocu_rate", "ocu_flag"]], on="code", how="left",
+        frame = frame.merge(ocu[["code", "ocu_rate", "ocu_count", "ocu_flag"]], on="code", how="left",
                             validate="1:1")
         cols += schema.OCU_COLUMNS
     frame = gpd.GeoDataFrame(frame[cols + ["geometry"]], geometry="geometry", crs=b.crs)

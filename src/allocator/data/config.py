@@ -48,10 +48,12 @@ class DataConfig(Sourced):
         For ``crime_severity`` only: fill LAs the file does not cover with the median of the
         covered LAs in the same region (flagged), or raise a :class:`~allocator.errors.DataError`
         listing them.
-    ocu_file : path, optional
-        User-supplied CSV of opiate and crack cocaine use prevalence (schema in
-        :mod:`allocator.data.ocu`). Relative paths are taken relative to the data directory.
-        When absent the table has no ``ocu_*`` columns and the notes say so.
+    ocu_file : path or "auto", optional
+        CSV of opiate and crack cocaine use prevalence (schema in :mod:`allocator.data.ocu`).
+        Relative paths are taken relative to the data directory; a path given must exist.
+        ``"auto"``: the file ``allocator data fetch --ocu`` writes
+        (``ohid_fingertips/ocu_prevalence_utla2021.csv`` in the data directory) when it is
+        there. When absent the table has no ``ocu_*`` columns and the notes say so.
     cache : bool
         Reuse a table built earlier from byte-identical inputs and the same config
         (``geodata/cache/``). A cached load returns exactly what a cold build returns.
@@ -68,7 +70,7 @@ class DataConfig(Sourced):
     suppressed_deaths: SuppressedDeaths = "crude_from_counts"
     crime: CrimeIndicator = "imd_crime"
     crime_missing: CrimeMissing = "region_median"
-    ocu_file: Path | None = None
+    ocu_file: Literal["auto"] | Path | None = None
     cache: bool = True
     verify_hashes: bool = True
     rasters: list[RasterIndicatorConfig] = []

@@ -224,4 +224,4 @@ def check_frame(frame: gpd.GeoDataFrame, *, with_ocu: bool) -> None:
         raise DataError("death rate outside its own 95% interval", file=where,
                         column="drug_deaths_rate", codes=_label(frame.loc[bad, "code"], names))
     if with_ocu:
-        check_values(frame, ["ocu_rate"], file=where, names=names)
+        check_values(frame, ["ocu_rate", "ocu_count"], file=where, names=names)

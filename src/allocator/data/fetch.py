@@ -4,8 +4,8 @@
 publisher's own file) into ``dest`` at its catalogue path and checks its SHA-256. Entries marked
 ``derived`` are format conversions of a publisher file (a workbook sheet as CSV, a shapefile as
 GeoJSON): they are reported as needing conversion, never silently replaced by something else.
-:func:`fetch_ocu` downloads OCU prevalence from OHID Fingertips' public API as the CSV schema of
-:mod:`allocator.data.ocu`.
+:func:`allocator.data.fingertips.fetch_fingertips_ocu` downloads OCU prevalence from OHID
+Fingertips' public API into the CSV schema of :mod:`allocator.data.ocu`.
 
 Both take an ``opener(url) -> bytes``; the default uses :mod:`urllib`. Tests pass a fake opener,
 so no test touches the network.
@@ -13,9 +13,7 @@ so no test touches the network.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,11 +23,6 @@ from ..errors import DataError
 from .catalogue import catalogue
 
 Opener = Callable[[str], bytes]
-
-FINGERTIPS_API = (
-    "https://fingertips.phe.org.uk/api/all_data/csv/by_indicator_id"
-    "?indicator_ids={indicator_id}&child_area_type_id={area_type_id}"
-)
 
 
 def urllib_opener(url: str, timeout: float = 120.0) -> bytes:
@@ -125,60 +118,3 @@ def fetch_sources(
         tmp.replace(target)
         report.fetched.append(key)
     return report
-
-
-def fetch_ocu(
-    dest: Path,
-    *,
-    indicator_id: int,
-    area_type_id: int,
-    time_period: str | None = None,
-    opener: Opener | None = None,
-) -> Path:
-    """Download OCU prevalence from Fingertips and write it in the :mod:`~allocator.data.ocu` schema.
-
-    Parameters
-    ----------
-    dest : pathlib.Path
-        CSV file to write.
-    indicator_id : int
-        Fingertips indicator of OCU prevalence per 1,000 aged 15-64 (look it up on the
-        Fingertips site; it is not guessed here).
-    area_type_id : int
-        Fingertips area type of upper-tier LAs on the boundaries wanted.
-    time_period : str, optional
-        Keep only this ``Time period`` (default: the latest in the download).
-    opener : callable, optional
-        ``opener(url) -> bytes``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``dest``.
-    """
-    opener = opener or urllib_opener
-    url = FINGERTIPS_API.format(indicator_id=indicator_id, area_type_id=area_type_id)
-    text = opener(url).decode("utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(text)))
-    need = ["Area Code", "Area Type", "Sex", "Age", "Time period", "Value", "Count"]
-    if not rows or any(c not in rows[0] for c in need):
-        raise DataError(f"Fingertips answer lacks columns {need}", file=url)
-    rows = [r for r in rows if r["Area Code"][:3] in ("E06", "E08", "E09", "E10")]
-    periods = sorted({r["Time period"] for r in rows})
-    if not periods:
-        raise DataError("Fingertips answer has no upper-tier LA rows", file=url)
-    period = time_period or periods[-1]
-    rows = [r for r in rows if r["Time period"] == period]
-    if not rows:
-        raise DataError(f"no rows for time period {period!r}; available: {', '.join(periods)}",
-                        file=url)
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["code", "rate_per_1000_15_64", "count", "year", "source"])
-    for r in sorted(rows, key=lambda r: r["Area Code"]):
-        w.writerow([r["Area Code"], r["Value"], r["Count"], period,
-                    f"OHID Fingertips indicator {indicator_id}"])
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(out.getvalue(), encoding="utf-8")
-    return dest

@@ -12,7 +12,13 @@ rate_per_1000_15_64         estimated OCU users per 1,000 residents aged 15-64 (
 count                       estimated number of OCU users (>= 0)
 year                        year or period of the estimate, e.g. ``2016-17``
 source                      where the row comes from (publisher, table)
+flag                        optional: "" or how the value was derived (apportionment; see
+                            :mod:`allocator.data.ocu_map`); becomes ``ocu_flag``
 ==========================  ===================================================================
+
+``allocator data fetch --ocu`` writes such a file from OHID Fingertips
+(:mod:`allocator.data.fingertips`) at ``ohid_fingertips/ocu_prevalence_utla2021.csv`` under the
+data directory; ``data.ocu_file: auto`` (the default config) reads it when it is there.
 
 It is validated like every input: codes well-formed, unique and exactly the boundary LAs (codes
 missing or unknown are listed with names), rates and counts finite and non-negative. Without a
@@ -32,7 +38,7 @@ from .readers import clean_text, require_columns, to_number
 OCU_SCHEMA = ["code", "rate_per_1000_15_64", "count", "year", "source"]
 NOT_SUPPLIED = (
     "Built without OCU prevalence: not supplied (no LA-level OCU table is in the data directory; "
-    "pass data.ocu_file to include it)."
+    "run 'allocator data fetch --ocu' on a connected machine or pass data.ocu_file to include it)."
 )
 
 
@@ -49,7 +55,8 @@ def read_ocu(path: Path, boundaries: dict[str, str]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``code``, ``ocu_rate``, ``ocu_flag`` (``""``: values as supplied), ``year``, ``source``.
+        ``code``, ``ocu_rate``, ``ocu_count``, ``ocu_flag`` (``""``: values as supplied, else
+        the file's ``flag``), ``year``, ``source``.
     """
     if not path.is_file():
         raise DataError("OCU file given by data.ocu_file does not exist. " + _schema_hint(),
@@ -69,11 +76,11 @@ def read_ocu(path: Path, boundaries: dict[str, str]) -> pd.DataFrame:
     out = pd.DataFrame({"code": codes})
     out["ocu_rate"] = to_number(df["rate_per_1000_15_64"], file=path,
                                 column="rate_per_1000_15_64", ids=codes)
-    out["count"] = to_number(df["count"], file=path, column="count", ids=codes)
-    check_values(out, ["ocu_rate", "count"], file=path, names=boundaries)
+    out["ocu_count"] = to_number(df["count"], file=path, column="count", ids=codes)
+    check_values(out, ["ocu_rate", "ocu_count"], file=path, names=boundaries)
     out["year"] = clean_text(df["year"])
     out["source"] = clean_text(df["source"])
-    out["ocu_flag"] = ""
+    out["ocu_flag"] = clean_text(df["flag"]).fillna("") if "flag" in df.columns else ""
     return out
 
 

@@ -24,6 +24,7 @@ imd_flag               "" or how the value was derived (e.g. population-weighted
 crime_score            crime indicator (IMD 2019 Crime domain average score by default)
 crime_flag             "" or how the value was derived
 ocu_rate               OCU prevalence per 1,000 aged 15-64 (only when a file is supplied)
+ocu_count              estimated number of OCU users (only when a file is supplied)
 ocu_flag               "" or why missing/derived (only when a file is supplied)
 geometry               polygon in EPSG:27700
 =====================  ==========================================================================
@@ -46,7 +47,7 @@ DEATHS_COLUMNS = [
 ]
 IMD_COLUMNS = ["imd_score", "imd_rank", "imd_flag"]
 CRIME_COLUMNS = ["crime_score", "crime_flag"]
-OCU_COLUMNS = ["ocu_rate", "ocu_flag"]
+OCU_COLUMNS = ["ocu_rate", "ocu_count", "ocu_flag"]
 REQUIRED_COLUMNS = ID_COLUMNS + POPULATION_COLUMNS + DEATHS_COLUMNS + IMD_COLUMNS + CRIME_COLUMNS
 
 #: Indicators the index can use, with the column holding each and its unit.
