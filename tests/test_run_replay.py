@@ -40,6 +40,8 @@ EXPECTED_FILES = {
     "map_wave.png",
     "map_per_head.png",
     "sensitivity.csv",
+    "evaluation.csv",
+    "calibration.csv",
 }
 
 

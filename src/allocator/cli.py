@@ -197,6 +197,19 @@ def explain(run_dir: Path, la: str) -> None:
     click.echo(explain_la(run_dir, la))
 
 
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@friendly
+def calibrate(run_dir: Path) -> None:
+    """Check RUN against what the strategy and the NAO say about the real allocation.
+
+    Each statement, the value the engine reads it as, the run's value and a verdict.
+    """
+    from .report.calibrate import calibrate_run, to_text
+
+    click.echo(to_text(calibrate_run(run_dir)))
+
+
 @main.command("map")
 @click.option("--compare", nargs=2, type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, metavar="RUN_A RUN_B", help="Two run directories to compare.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("compare.html"), show_default=True, help="HTML file to write (never overwritten).")

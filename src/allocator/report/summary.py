@@ -54,6 +54,7 @@ def render_summary(
     marginal: Sequence[str] = (),
     sensitivity: pd.DataFrame | None = None,
     sensitivity_notes: Sequence[str] = (),
+    calibration: Sequence[str] = (),
 ) -> str:
     """Render ``summary.md``.
 
@@ -71,6 +72,8 @@ def render_summary(
         Statements from the data layer every output repeats (e.g. OCU not supplied).
     flags : DataFrame
         code, name, column, flag: every value imputed or derived.
+    calibration : sequence of str
+        Markdown lines of the calibration report (:func:`allocator.report.calibrate.markdown`).
     """
     out: list[str] = [f"# {_md_escape(title)}", ""]
     out.append(f"Config `{config_name}` (sha256 `{config_hash[:16]}`), run hash `{run_hash[:16]}`.")
@@ -122,6 +125,7 @@ def render_summary(
         shown = f"{value:.3f}" if isinstance(value, float) else _md_escape(value)
         out.append(f"- {_md_escape(key)}: {shown}")
     out.append("")
+    out.extend(calibration)  # report.calibrate.markdown: statements, expected, verdicts
 
     if "borderline" in index.columns:
         border = index[index["borderline"].astype(bool)].sort_values("rank")

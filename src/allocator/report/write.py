@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from ..paths import HEX_CARTOGRAM
 from ..provenance import MANIFEST_NAME, Manifest, collect_versions, hash_tree
 from ..rundir import atomic_run_dir
+from . import calibrate
 from .caveats import LICENCE, plain_caveats
+from .evaluation import evaluation_table
 from .summary import money_columns, render_summary
 from .tables import write_csv, write_gpkg, write_xlsx
 
@@ -64,6 +66,9 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
         _write_commented_csv(result.explain, tmp / "explain.csv", header)
         if result.sensitivity is not None:
             _write_commented_csv(result.sensitivity, tmp / "sensitivity.csv", header)
+        _write_commented_csv(evaluation_table(result), tmp / "evaluation.csv", header)
+        calibration = calibrate.for_result(result)
+        _write_commented_csv(calibration, tmp / "calibration.csv", header)
         if out_cfg.excel:
             notes = [("Title", cfg.title or cfg.name), ("Config", f"{cfg.name} (sha256 {result.config_hash})"), ("Run hash", result.run_hash)]
             notes += [("Source", s) for s in result.sources()]
@@ -126,6 +131,7 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             overrides=result.overrides,
             sensitivity=result.sensitivity,
             sensitivity_notes=result.sensitivity_notes,
+            calibration=calibrate.markdown(calibration),
             marginal=list(result.problem.shadow_prices_["words"]) if hasattr(result.problem, "shadow_prices_") else [],
         )
         (tmp / "summary.md").write_text(summary, encoding="utf-8")
