@@ -263,3 +263,17 @@ def test_readme_command_fetch_ocu(tmp_path, monkeypatch):
     assert res.exit_code == 2
     assert "error:" in res.output and "lacks columns" in res.output
     assert (tmp_path / ft.DEFAULT_OCU_FILE).read_bytes() == before
+
+
+@needs_data
+def test_offline_fetch_says_what_to_do_and_writes_nothing(tmp_path):
+    for p in DATA_DIR.iterdir():
+        (tmp_path / p.name).symlink_to(p)
+
+    def offline(url):
+        raise OSError("no route to host")
+
+    text = ft.fetch_ocu_into(tmp_path, opener=offline)
+    assert text.startswith("FAILED ocu") and "no route to host" in text
+    assert str(tmp_path / ft.DEFAULT_OCU_FILE) in text
+    assert not (tmp_path / "ohid_fingertips").exists()

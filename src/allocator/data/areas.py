@@ -23,7 +23,7 @@ from . import cache as cache_mod
 from . import catalogue, contracts, crosswalk, readers, schema
 from .config import DataConfig
 from .deaths import deaths_for_period
-from .ocu import NOT_SUPPLIED, read_ocu
+from .ocu import DEFAULT_OCU_FILE, NOT_SUPPLIED, read_ocu
 
 #: Catalogue keys read for every build, and the extra ones for ``crime: crime_severity``.
 BASE_KEYS = [
@@ -127,8 +127,6 @@ def _ocu_path(config: DataConfig, root: Path) -> Path | None:
     if config.ocu_file is None:
         return None
     if config.ocu_file == "auto":
-        from .fingertips import DEFAULT_OCU_FILE
-
         auto = root / DEFAULT_OCU_FILE
         return auto if auto.is_file() else None
     p = Path(config.ocu_file).expanduser()

@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import DataError
+from .ocu import DEFAULT_OCU_FILE
 from .ocu_map import Published, map_to_2021
 
 Opener = Callable[[str], bytes]
@@ -59,8 +60,6 @@ AREA_TYPES: dict[int, str] = {
     102: "Upper tier local authorities (pre 4/19)",
 }
 AREA_TYPE_ORDER = (402, 502, 302, 202, 102)
-#: Where ``allocator data fetch --ocu`` writes, relative to the data directory.
-DEFAULT_OCU_FILE = "ohid_fingertips/ocu_prevalence_utla2021.csv"
 REQUIRED_COLUMNS = ["Indicator ID", "Indicator Name", "Area Code", "Area Name", "Area Type", "Sex",
                     "Age", "Time period", "Value", "Count", "Denominator", "Value note"]
 UTLA_PREFIXES = ("E06", "E08", "E09", "E10")
@@ -341,8 +340,13 @@ def fetch_ocu_into(
 
     areas = load_areas(DataConfig(), data_dir)
     las = pd.DataFrame(areas.frame[["code", "name", "pop_15_64"]])
-    path = fetch_fingertips_ocu(Path(data_dir), las, opener=opener,
-                                area_types=area_types or AREA_TYPE_ORDER, period=period)
+    try:
+        path = fetch_fingertips_ocu(Path(data_dir), las, opener=opener,
+                                    area_types=area_types or AREA_TYPE_ORDER, period=period)
+    except OSError as exc:  # no network: say so, as `data fetch` does for the catalogue files
+        return (f"FAILED ocu: could not download from OHID Fingertips ({type(exc).__name__}: "
+                f"{exc}); nothing written. Offline, put the CSV at "
+                f"{Path(data_dir) / DEFAULT_OCU_FILE} (schema: allocator.data.ocu).")
     written = pd.read_csv(path, dtype=str, keep_default_na=False)
     flagged = written[written["flag"] != ""]
     lines = [f"wrote {path} ({len(written)} LAs)",

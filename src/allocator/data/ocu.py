@@ -36,6 +36,8 @@ from .contracts import check_codes, check_joined, check_values
 from .readers import clean_text, require_columns, to_number
 
 OCU_SCHEMA = ["code", "rate_per_1000_15_64", "count", "year", "source"]
+#: Where ``allocator data fetch --ocu`` writes, relative to the data directory.
+DEFAULT_OCU_FILE = "ohid_fingertips/ocu_prevalence_utla2021.csv"
 NOT_SUPPLIED = (
     "Built without OCU prevalence: not supplied (no LA-level OCU table is in the data directory; "
     "run 'allocator data fetch --ocu' on a connected machine or pass data.ocu_file to include it)."
