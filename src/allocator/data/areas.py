@@ -243,7 +243,7 @@ def build(
         notes.append(
             f"OCU prevalence from {'; '.join(sorted(set(ocu['source'])))}, period "
             f"{'; '.join(sorted(set(ocu['year'])))} (file {rel}); "
-            + (f"{n_flag} LAs derived by apportionment, flagged in ocu_flag." if n_flag
+            + (f"{n_flag} LAs derived by apportionment (flagged in ocu_flag)." if n_flag
                else "values as supplied."))
 
     # ---- assemble
