@@ -199,6 +199,7 @@ def explain(run_dir: Path, la: str) -> None:
 
 @main.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@common_options
 @friendly
 def calibrate(run_dir: Path) -> None:
     """Check RUN against what the strategy and the NAO say about the real allocation.
