@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pulp
 
 from ..errors import ConfigError, InfeasibleError, SolverError
 from .cells import Layout, build_layout
@@ -33,11 +34,13 @@ from .config import (
 from .constraints import Groups, build_groups
 from .elastic import explain_infeasible
 from .explain import binding, shadow_words, waterfall
+from .lp import build_matrix, cell_units
 from .model import LpModel, build_model, build_model_loop
 from .presolve import Issue, presolve
 from .rounding import round_allocation
 from .scaling import ProRata, pro_rata_targets
-from .solve import SolveResult, SolverInfeasible, staged_solve
+from .solve import SolveResult, SolverInfeasible
+from .staged import staged_solve_matrix
 from .verify import verify_cells, verify_frame
 
 BUILDERS = {"vectorised": build_model, "loop": build_model_loop}
@@ -208,16 +211,17 @@ class AllocationProblem:
         cfg, layout, groups = self._prepare(areas)
         self.presolve_issues_ = presolve(layout, groups, cfg) if check else []
         scaled = pro_rata_targets(layout, groups)
-        model = BUILDERS[self.builder](layout, groups, cfg.objective, scaled.value)
-        result = self._run(model, layout, groups, cfg.solver, cfg.solver.name)
+        self._layout, self._groups, self._cfg, self._scaled = layout, groups, cfg, scaled
+        self._pulp: LpModel | None = None
+        result = self._run(layout, groups, cfg, scaled, cfg.solver.name)
         x_int = round_allocation(layout, groups, result.x)
         verify_cells(layout, groups, x_int)
         self.cross_check_max_diff_: int | None = None
         if cfg.solver.cross_check and cfg.solver.cross_check != cfg.solver.name:
-            other = self._run(model, layout, groups, cfg.solver, cfg.solver.cross_check)
+            other = self._run(layout, groups, cfg, scaled, cfg.solver.cross_check)
             x_other = round_allocation(layout, groups, other.x)
             self.cross_check_max_diff_ = self._compare(layout, x_int, x_other, cfg.solver)
-        self._layout, self._groups, self._model, self._result = layout, groups, model, result
+        self._result = result
         self._x_int = x_int
         self.allocation_ = self._wide(layout, x_int)
         verify_frame(layout, groups, self.allocation_)
@@ -255,8 +259,12 @@ class AllocationProblem:
         The content is deterministic (names sorted, coefficients to 12 significant digits).
         """
         path = Path(path)
-        if hasattr(self, "_model"):
-            model, holds = self._model, self._result.holds
+        if hasattr(self, "_result"):
+            model = self._pulp_model()
+            holds = self._result.holds or {
+                name: pulp.LpConstraint(pulp.LpAffineExpression(model.objectives[name[5:]]),
+                                        pulp.LpConstraintLE, name, rhs)
+                for name, rhs in self._result.hold_rhs.items()}
         else:
             model, holds = self.build(areas), {}
         if stage not in model.stages:
@@ -280,13 +288,27 @@ class AllocationProblem:
         if not hasattr(self, "allocation_"):
             raise ConfigError("call solve() before verify()")
 
-    @staticmethod
-    def _run(model: LpModel, layout: Layout, groups: Groups, solver: SolverConfig,
+    def _pulp_model(self) -> LpModel:
+        """The PuLP model of the last solve (built on first use: CBC, model files)."""
+        if getattr(self, "_pulp", None) is None:
+            self._pulp = BUILDERS[self.builder](self._layout, self._groups, self._cfg.objective,
+                                                self._scaled.value)
+        return self._pulp
+
+    def _stages(self, layout: Layout, groups: Groups, cfg: AllocationConfig, scaled: ProRata,
+                name: str) -> SolveResult:
+        """Staged solve with ``name`` (HiGHS or CBC) on the scaled sparse model."""
+        lp = build_matrix(layout, groups, cfg.objective, scaled.value)
+        breaks = (np.minimum(layout.target, scaled.value), np.maximum(layout.target, scaled.value))
+        return staged_solve_matrix(lp, cell_units(layout), cfg.solver, name,
+                                   scaled_targets=scaled.value, breaks=breaks)
+
+    def _run(self, layout: Layout, groups: Groups, cfg: AllocationConfig, scaled: ProRata,
              name: str) -> SolveResult:
         try:
-            return staged_solve(model, solver, name)
+            return self._stages(layout, groups, cfg, scaled, name)
         except SolverInfeasible as exc:
-            explain_infeasible(layout, groups, solver.model_copy(update={"name": name}),
+            explain_infeasible(layout, groups, cfg.solver.model_copy(update={"name": name}),
                                exc.stage)
             raise  # pragma: no cover - explain_infeasible always raises
 
@@ -340,10 +362,9 @@ class AllocationProblem:
                 streams[stream] = streams[stream].model_copy(update={"budget": budget})
                 more_cfg = cfg.model_copy(update={"streams": streams})
                 _, lay2, grp2 = self._prepare(areas, more_cfg)
-                model = BUILDERS[self.builder](lay2, grp2, more_cfg.objective,
-                                               pro_rata_targets(lay2, grp2).value)
                 try:
-                    more = staged_solve(model, cfg.solver)
+                    more = self._stages(lay2, grp2, more_cfg, pro_rata_targets(lay2, grp2),
+                                        cfg.solver.name)
                     more_int = round_allocation(lay2, grp2, more.x)
                 except (SolverInfeasible, InfeasibleError):
                     out[cname] = ("it could not be allocated at all: with it the floors, caps, "

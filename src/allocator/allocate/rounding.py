@@ -10,7 +10,10 @@ still missing from the budget go one each to the cells with the largest fraction
 * stream-years are rounded in year order, and a pace rule on a cell becomes a whole-pound
   bound from the *rounded* previous year (``ceil((1+u) * prev)`` for minimum rules,
   ``floor((1+g) * prev)`` for ``max_growth``, in exact integer arithmetic, see :mod:`.exact`);
-  a pound that would break one goes to the next cell in remainder order instead.
+  a pound that would break one goes to the next cell in remainder order instead;
+* looking one year ahead, a cell whose next year has a whole-pound floor or lock under a
+  ``max_growth`` rule is kept at least ``ceil(floor / (1+g))`` (and under a minimum rule at most
+  ``floor(cap / (1+u))``), so rounding this year down cannot make next year's bound unreachable.
 
 If the whole-pound bounds of a stream-year cannot add up to its budget (possible only when
 pace rules bind on almost every LA), :class:`~allocator.errors.InfeasibleError` says by how
@@ -18,6 +21,8 @@ much.
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 
@@ -47,6 +52,17 @@ def _apportion(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: int) -
             break
         short = int(round(total - base.sum()))
     return base
+
+
+def _divide(values: np.ndarray, factor: Fraction, up: bool) -> np.ndarray:
+    """``ceil`` (``up``) or ``floor`` of whole-pound ``values / factor``, exactly (inf stays)."""
+    out = np.array(values, dtype=float)
+    num, den = factor.numerator, factor.denominator
+    for j, v in enumerate(out.tolist()):
+        if np.isfinite(v):
+            q = int(v) * den
+            out[j] = float(-((-q) // num) if up else q // num)
+    return out
 
 
 def round_allocation(layout: Layout, groups: Groups, x: np.ndarray) -> np.ndarray:
@@ -80,6 +96,18 @@ def round_allocation(layout: Layout, groups: Groups, x: np.ndarray) -> np.ndarra
                     c_lo[idx] = np.maximum(c_lo[idx], bound)
                 else:
                     c_hi[idx] = np.minimum(c_hi[idx], bound)
+            for g, now, prev, f in pace_now:
+                # look ahead: leave next year's whole-pound floor/lock (or cap) reachable
+                mine = local[prev] >= 0
+                if not mine.any() or f <= 0:
+                    continue
+                idx = local[prev[mine]]
+                if g.sense == "<=":
+                    need = np.minimum(_divide(lo[now[mine]], f, up=True), c_hi[idx])
+                    c_lo[idx] = np.maximum(c_lo[idx], need)
+                else:
+                    room = np.maximum(_divide(hi[now[mine]], f, up=False), c_lo[idx])
+                    c_hi[idx] = np.minimum(c_hi[idx], room)
             budget = int(layout.budget[s, y])
             label = f"{layout.streams[s]} {layout.years[y]}"
             if c_lo.sum() > budget or c_hi.sum() < budget:

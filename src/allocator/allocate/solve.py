@@ -138,6 +138,7 @@ class SolveResult:
     version: str = ""
     holds: dict[str, pulp.LpConstraint] = field(default_factory=dict)
     verified: list[str] = field(default_factory=list)
+    hold_rhs: dict[str, float] = field(default_factory=dict)
 
 
 def _solve_once(prob: pulp.LpProblem, solver: pulp.LpSolver, name: str, stage: str) -> float:
@@ -185,6 +186,7 @@ def staged_solve(model: LpModel, config: SolverConfig, name: str | None = None,
     money = sum(abs(c.constant) for n, c in model.constraints.items()
                 if model.row_group.get(n) == "budget")
     verified: list[str] = []
+    hold_rhs: dict[str, float] = {}
     at_scaled = False
     for stage in stages or model.stages:
         if at_scaled:
@@ -207,6 +209,7 @@ def staged_solve(model: LpModel, config: SolverConfig, name: str | None = None,
         hold = pulp.LpConstraint(pulp.LpAffineExpression(model.objectives[stage]),
                                  pulp.LpConstraintLE, f"hold_{stage}", opt + tol)
         holds[f"hold_{stage}"] = hold
+        hold_rhs[f"hold_{stage}"] = opt + tol
         if stage == "policy" and model.z is None and "pro_rata" in model.objectives:
             at_scaled = scaled_is_optimal(model, opt + tol)
     if any(v.varValue is None for v in model.variables):
@@ -221,6 +224,7 @@ def staged_solve(model: LpModel, config: SolverConfig, name: str | None = None,
         version=solver_version(name),
         holds=holds,
         verified=verified,
+        hold_rhs=hold_rhs,
     )
 
 
