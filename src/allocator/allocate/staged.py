@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import SolverError
 from .config import SolverConfig
 from .lp import PARTS, MatrixLP
+from .quiet import QuietCBC, new_highs
 from .solve import (
     HOLD_MONEY,
     SOLVER_LABEL,
@@ -71,9 +72,7 @@ class HighsBackend:
                               "environment (`pip install highspy`) or set solver.name: cbc"
                               ) from None
         self._hs = highspy
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", bool(config.msg))
-        h.setOptionValue("log_to_console", bool(config.msg))
+        h = new_highs(bool(config.msg))
         h.setOptionValue("threads", 1)
         h.setOptionValue("presolve", PRESOLVE)
         h.setOptionValue("primal_feasibility_tolerance", TOLERANCE)
@@ -146,11 +145,8 @@ class CbcBackend:
 
         self._pulp = pulp
         make_solver("cbc", config.msg, config.time_limit)  # raises if CBC is missing
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.solver = pulp.PULP_CBC_CMD(msg=config.msg, timeLimit=config.time_limit,
-                                            threads=1, options=[f"primalT {TOLERANCE}",
-                                                                f"dualT {TOLERANCE}"])
+        self.solver = QuietCBC(msg=config.msg, timeLimit=config.time_limit, threads=1,
+                               options=[f"primalT {TOLERANCE}", f"dualT {TOLERANCE}"])
         prob = pulp.LpProblem("allocation_scaled", pulp.LpMinimize)
         lo = [None if not np.isfinite(v) else v for v in lp.col_lower.tolist()]
         up = [None if not np.isfinite(v) else v for v in lp.col_upper.tolist()]
