@@ -10,17 +10,40 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Pydantic model that forbids unknown keys and is frozen after validation."""
+    """Pydantic model that forbids unknown keys and is frozen after validation.
+
+    Keys named in ``omit_when_default`` (keys added after configs were first published) are left
+    out of the dump while they hold their default, so the canonical config, and with it the
+    config hash of every existing config and the replay of every earlier run, does not change
+    when a new optional key is introduced.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    omit_when_default: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_new_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.omit_when_default and isinstance(data, dict):
+            fields = type(self).model_fields
+            for key in self.omit_when_default:
+                if key in data and getattr(self, key) == fields[key].get_default(call_default_factory=True):
+                    del data[key]
+        return data
 
 
 class Sourced(StrictModel):

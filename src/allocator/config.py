@@ -26,6 +26,8 @@ from .data.config import DataConfig
 from .errors import ConfigError
 from .index.config import IndexConfig, UncertaintyConfig
 from .provenance import canonical_json, sha256_bytes
+from .report.published import PublishedTableConfig
+from .report.reconcile import ReconciliationConfig
 from .waves import WavesConfig
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -48,7 +50,12 @@ class OutputConfig(StrictModel):
     map_tiles : str, optional
         A basemap tile provider for ``map.html`` (e.g. ``"OpenStreetMap"``), shown as an optional
         layer that needs internet. Default none: the map is fully offline.
+    published : PublishedTableConfig, optional
+        Also write ``allocation_published.csv`` (and a ``published`` sheet in the workbook): the
+        allocation in the department's published layout (see :mod:`allocator.report.published`).
     """
+
+    omit_when_default = frozenset({"published"})
 
     dir: str = "outputs"
     map: bool = True
@@ -58,6 +65,7 @@ class OutputConfig(StrictModel):
     model_format: Literal["lp", "mps"] = "lp"
     hex_cartogram: bool = True
     map_tiles: str | None = None
+    published: PublishedTableConfig | None = None
 
     @field_validator("dir")
     @classmethod
@@ -82,7 +90,12 @@ class RunConfig(Sourced):
         Human title shown on outputs.
     description : str, optional
         What this scenario is for.
+    reconciliation : ReconciliationConfig, optional
+        The envelope the allocated money comes from, lines not paid to LAs and other published
+        profiles; reconciled in ``summary.md`` (see :mod:`allocator.report.reconcile`).
     """
+
+    omit_when_default = frozenset({"reconciliation"})
 
     name: str
     title: str | None = None
@@ -93,6 +106,7 @@ class RunConfig(Sourced):
     waves: WavesConfig = Field(default_factory=WavesConfig)
     allocation: AllocationConfig
     output: OutputConfig = Field(default_factory=OutputConfig)
+    reconciliation: ReconciliationConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -113,6 +127,10 @@ class RunConfig(Sourced):
                 f"waves.labels {labels} must name the allocation years in order {years}: wave k "
                 "starts in year k"
             )
+        if self.output.published is not None:
+            self.output.published.check_streams(list(self.allocation.streams))
+        if self.reconciliation is not None:
+            self.reconciliation.check_years(years)
         return self
 
     def canonical(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .config import RunConfig
 from .data import AreaData, load_areas
-from .errors import OutputError
+from .errors import ConfigError, OutputError
 from .paths import HEX_CARTOGRAM, REPO_ROOT, resolve_data_dir
 from .progress import progress_line as _progress
 from .provenance import MANIFEST_NAME, Manifest, collect_versions, run_hash, sha256_file
@@ -184,6 +184,7 @@ def run(
     _progress(progress, "loading and checking the source data")
     root, areas = prepare(config, data_dir, verify_hashes=verify_hashes)
     frame = areas.frame
+    _check_published(config, frame["code"].astype(str).tolist())
 
     _progress(progress, "building the need index")
     need = NeedIndex(config.index, tie_break=config.waves.tie_break).fit(frame)
@@ -212,7 +213,7 @@ def run(
     problem = AllocationProblem.from_config(config.allocation, alloc_in, base_dir=root).solve()
     problem.verify()
 
-    notes = list(dict.fromkeys([*areas.notes, *need.notes_]))
+    notes = list(dict.fromkeys([*areas.notes, *need.notes_, *config.allocation.caveats()]))
     inputs = {s["path"]: s["sha256"] for s in areas.sources}
     inputs.update(_extra_inputs(config, root))
     solver = solver_summary(problem)
@@ -234,6 +235,18 @@ def run(
         sensitivity_notes=[] if sens is None else list(sens.notes_),
     )
 
+
+
+def _check_published(config: RunConfig, codes: list[str]) -> None:
+    """Fail before any work when ``output.published.merge`` names codes that are not LAs."""
+    if config.output.published is None:
+        return
+    from .report.published import check_codes
+
+    try:
+        check_codes(config.output.published, codes)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
@@ -293,7 +306,8 @@ def validate(
         f"waves: {'/'.join(str(s) for s in waves.sizes_)}; overrides: {len(waves.overrides_)}",
         "allocation set-up passes every presolve check",
     ]
-    lines.extend(f"note: {n}" for n in dict.fromkeys([*areas.notes, *need.notes_]))
+    lines.extend(f"note: {n}" for n in dict.fromkeys([*areas.notes, *need.notes_,
+                                                      *config.allocation.caveats()]))
     return "\n".join(lines)
 
 

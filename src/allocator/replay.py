@@ -398,7 +398,7 @@ def explain_la(run_dir: str | Path, la: str) -> str:
         r = rec._asdict()
         head = f"{r['stream']} {r['year']}: "
         if not bool(r["eligible"]):
-            lines.append(head + "not eligible (its wave has not started); £0.")
+            lines.append(head + "not eligible for this stream in this year; £0.")
             continue
         steps = [
             f"need share {100 * r['need_share']:.3f}% of the stream gives a target of {_money(r['target'])}"

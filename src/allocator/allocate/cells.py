@@ -149,7 +149,8 @@ def eligibility(config: AllocationConfig, areas: pd.DataFrame) -> np.ndarray:
     -------
     ndarray of bool, shape (n_streams, n_years, n_areas)
         ``True`` where the stream has a budget that year and the LA is eligible: always for
-        ``eligible: all``; from year ``wave`` on (1-based) for ``eligible: wave_started``.
+        ``eligible: all``; from year ``wave`` on (1-based) for ``eligible: wave_started``; before
+        year ``wave`` for ``eligible: wave_not_started``.
     """
     years = config.resolved_years()
     wave = areas["wave"].to_numpy()
@@ -158,7 +159,12 @@ def eligibility(config: AllocationConfig, areas: pd.DataFrame) -> np.ndarray:
         for y, year in enumerate(years):
             if year not in stream.budget:
                 continue
-            out[s, y] = True if stream.eligible == "all" else wave <= y + 1
+            if stream.eligible == "all":
+                out[s, y] = True
+            elif stream.eligible == "wave_started":
+                out[s, y] = wave <= y + 1
+            else:  # wave_not_started
+                out[s, y] = wave > y + 1
     return out
 
 

@@ -63,14 +63,16 @@ class StreamConfig(Sourced):
     budget : dict of str to int
         Whole pounds (> 0) per year label, e.g. ``{"2022-23": 80_000_000}``. A year not listed
         has no money in this stream.
-    eligible : {"all", "wave_started"}
-        ``all``: every LA every year; ``wave_started``: an LA of wave ``k`` from year ``k`` on.
+    eligible : {"all", "wave_started", "wave_not_started"}
+        ``all``: every LA every year; ``wave_started``: an LA of wave ``k`` from year ``k`` on;
+        ``wave_not_started``: an LA of wave ``k`` only before year ``k`` (money for areas
+        awaiting roll-out).
     target : TargetConfig, optional
         Overrides the problem-wide target basis for this stream.
     """
 
     budget: dict[str, PositivePounds]
-    eligible: Literal["all", "wave_started"] = "all"
+    eligible: Literal["all", "wave_started", "wave_not_started"] = "all"
     target: TargetConfig | None = None
 
     @field_validator("budget")
@@ -100,6 +102,9 @@ class FloorConfig(Sourced):
         Scope; all streams / years when omitted.
     population : {"pop_all", "pop_15_64"}
         Head count for ``per_head``.
+    caveat : str, optional
+        A plain-English statement every output a person reads repeats while this floor is in
+        force, e.g. that the amounts are an assumption until the real baseline is supplied.
 
     Notes
     -----
@@ -114,6 +119,9 @@ class FloorConfig(Sourced):
     streams: list[str] | None = None
     years: list[str] | None = None
     population: Population = "pop_all"
+    caveat: str | None = Field(default=None, min_length=1)
+
+    omit_when_default = frozenset({"caveat"})
 
     @model_validator(mode="after")
     def _needs(self) -> FloorConfig:
@@ -267,7 +275,10 @@ class AllocationConfig(StrictModel):
     Attributes
     ----------
     streams : dict of str to StreamConfig
-        In declaration order; names are lower-case identifiers (``continuation``).
+        Names are lower-case identifiers (``continuation``). Kept in name order whatever order
+        the config declares them in: the config hash ignores key order, and the resolved
+        ``config.yaml`` a run stores is written with sorted keys, so the allocation (whose cell
+        order, and with it the tie-break, follows the stream order) must not depend on it.
     years : list of str, optional
         Modelled years in order; defaults to the sorted union of the budgets' years.
     target, floors, caps, pace, locks, objective, solver
@@ -283,6 +294,11 @@ class AllocationConfig(StrictModel):
     locks: list[LockConfig] = []
     objective: ObjectiveConfig = ObjectiveConfig()
     solver: SolverConfig = SolverConfig()
+
+    @field_validator("streams")
+    @classmethod
+    def _name_order(cls, v: dict[str, StreamConfig]) -> dict[str, StreamConfig]:
+        return dict(sorted(v.items()))
 
     @model_validator(mode="after")
     def _consistent(self) -> AllocationConfig:
@@ -320,6 +336,10 @@ class AllocationConfig(StrictModel):
             if lock.year not in years:
                 raise ValueError(f"lock for {lock.code} names unmodelled year '{lock.year}'")
         return self
+
+    def caveats(self) -> list[str]:
+        """The floors' caveats, each once, in config order (repeated on every output)."""
+        return list(dict.fromkeys(" ".join(f.caveat.split()) for f in self.floors if f.caveat))
 
     def resolved_years(self) -> list[str]:
         """Return the modelled years in order."""

@@ -59,8 +59,11 @@ def check_no_eligible(layout: Layout, groups: Groups, config: AllocationConfig) 
     for s, (name, stream) in enumerate(config.streams.items()):
         for y in range(len(layout.years)):
             if layout.budget[s, y] > 0 and layout.block(s, y).size == 0:
-                why = (f"eligible: wave_started and no LA is in wave {y + 1} or earlier"
-                       if stream.eligible == "wave_started" else "there are no areas")
+                why = {"wave_started": f"eligible: wave_started and no LA is in wave {y + 1} "
+                                       "or earlier",
+                       "wave_not_started": f"eligible: wave_not_started and every LA's wave has "
+                                           f"started by {layout.years[y]}"}.get(
+                    stream.eligible, "there are no areas")
                 out.append(Issue("no_eligible",
                                  f"{name} {layout.years[y]} has a budget of "
                                  f"£{layout.budget[s, y]:,} but no LA is eligible ({why})",
@@ -69,20 +72,24 @@ def check_no_eligible(layout: Layout, groups: Groups, config: AllocationConfig) 
 
 
 def _orphans(layout: Layout, items: list[tuple[int, int, int, float]], what: str,
-             check: str) -> list[Issue]:
+             check: str, config: AllocationConfig) -> list[Issue]:
     if not items:
         return []
     waves = layout.areas["wave"].to_numpy()
-    text = [f"{_area(layout, i)} {_sy(layout, s, y)}: {what} £{v:,.0f} but its wave "
-            f"{waves[i]} has not started" for i, s, y, v in items]
+    why = {"wave_started": "but its wave {w} has not started",
+           "wave_not_started": "but its wave {w} has started"}
+    text = [f"{_area(layout, i)} {_sy(layout, s, y)}: {what} £{v:,.0f} "
+            + why.get(config.streams[layout.streams[s]].eligible,
+                      "but it is not eligible for that stream").format(w=waves[i])
+            for i, s, y, v in items]
     return [Issue(check, f"eligibility leaves a {what.split()[0]}ed LA no money: "
                   + _list(text), "config")]
 
 
 def check_orphans(layout: Layout, groups: Groups, config: AllocationConfig) -> list[Issue]:
     """Floors or locks on LA x stream x years that eligibility leaves with no money."""
-    return (_orphans(layout, groups.floor_orphans, "floor of", "floor_not_eligible")
-            + _orphans(layout, groups.lock_orphans, "lock at", "lock_not_eligible"))
+    return (_orphans(layout, groups.floor_orphans, "floor of", "floor_not_eligible", config)
+            + _orphans(layout, groups.lock_orphans, "lock at", "lock_not_eligible", config))
 
 
 def check_floor_above_cap(layout: Layout, groups: Groups, config: AllocationConfig) -> list[Issue]:

@@ -52,6 +52,7 @@ def render_summary(
     attribution: str,
     overrides: pd.DataFrame | None = None,
     marginal: Sequence[str] = (),
+    reconciliation: Sequence[str] = (),
     sensitivity: pd.DataFrame | None = None,
     sensitivity_notes: Sequence[str] = (),
     calibration: Sequence[str] = (),
@@ -74,6 +75,9 @@ def render_summary(
         code, name, column, flag: every value imputed or derived.
     calibration : sequence of str
         Markdown lines of the calibration report (:func:`allocator.report.calibrate.markdown`).
+    reconciliation : sequence of str
+        Bullet lines reconciling the allocated money with its envelope
+        (:func:`allocator.report.reconcile.reconciliation_lines`); a section when given.
     """
     out: list[str] = [f"# {_md_escape(title)}", ""]
     out.append(f"Config `{config_name}` (sha256 `{config_hash[:16]}`), run hash `{run_hash[:16]}`.")
@@ -117,6 +121,12 @@ def render_summary(
             f"{_md_escape(lo['name'])} £{lo['per_head']:.2f}; highest {_md_escape(hi['name'])} "
             f"£{hi['per_head']:.2f}."
         )
+        out.append("")
+
+    if reconciliation:
+        out.append("## How the money reconciles")
+        out.append("")
+        out.extend(f"- {_md_escape(line)}" for line in reconciliation)
         out.append("")
 
     out.append("## Checks against what the strategy says (reported, not forced)")

@@ -16,6 +16,7 @@ from ..rundir import atomic_run_dir
 from . import calibrate
 from .caveats import LICENCE, plain_caveats
 from .evaluation import evaluation_table
+from .published_run import published_frame, published_money, published_sheets, reconciliation
 from .summary import money_columns, render_summary
 from .tables import write_csv, write_gpkg, write_xlsx
 
@@ -69,6 +70,9 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
         _write_commented_csv(evaluation_table(result), tmp / "evaluation.csv", header)
         calibration = calibrate.for_result(result)
         _write_commented_csv(calibration, tmp / "calibration.csv", header)
+        published = published_frame(result)
+        if published is not None:
+            _write_commented_csv(published, tmp / "allocation_published.csv", header)
         if out_cfg.excel:
             notes = [("Title", cfg.title or cfg.name), ("Config", f"{cfg.name} (sha256 {result.config_hash})"), ("Run hash", result.run_hash)]
             notes += [("Source", s) for s in result.sources()]
@@ -79,11 +83,12 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             notes.append(("Units", "Whole pounds (GBP); each stream-year sums exactly to its budget"))
             notes.append(("Licence", LICENCE))
             write_xlsx(
-                [("allocation", result.allocation), ("index", result.index)],
+                [("allocation", result.allocation), *published_sheets(result, published),
+                 ("index", result.index)],
                 notes,
                 tmp / "allocation.xlsx",
                 title=cfg.title or cfg.name,
-                money_columns=money,
+                money_columns=money + published_money(result),
             )
         if out_cfg.gpkg:
             write_gpkg(mframe, tmp / "allocation.gpkg")
@@ -132,6 +137,7 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             sensitivity=result.sensitivity,
             sensitivity_notes=result.sensitivity_notes,
             calibration=calibrate.markdown(calibration),
+            reconciliation=reconciliation(result),
             marginal=list(result.problem.shadow_prices_["words"]) if hasattr(result.problem, "shadow_prices_") else [],
         )
         (tmp / "summary.md").write_text(summary, encoding="utf-8")

@@ -1,0 +1,99 @@
+"""Eligibility kinds on tiny SYNTHETIC LAs, with pounds worked by hand.
+
+Four made-up LAs: A and B in wave 1, C in wave 2, D in wave 3; years 2022-23 to 2024-25. With
+``basis: equal`` every eligible LA's target is the budget divided by the number eligible, so the
+expected pounds can be worked out on paper.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from allocator.allocate import AllocationProblem
+from allocator.allocate.cells import build_layout, eligibility
+from allocator.allocate.config import validate_allocation_config
+from allocator.errors import ConfigError
+
+YEARS = ["2022-23", "2023-24", "2024-25"]
+
+
+def areas() -> pd.DataFrame:
+    # SYNTHETIC: four LAs, A and B in wave 1, C in wave 2, D in wave 3
+    return pd.DataFrame({
+        "code": ["E06000001", "E06000002", "E06000003", "E06000004"],
+        "name": ["A", "B", "C", "D"],
+        "region": ["R"] * 4,
+        "pop_all": [100_000, 200_000, 300_000, 400_000],
+        "pop_15_64": [60_000, 120_000, 180_000, 240_000],
+        "need_factor": [1.0, 1.0, 1.0, 1.0],
+        "wave": [1, 1, 2, 3],
+    })
+
+
+def nao_like(**extra: object) -> dict:
+    data: dict = {
+        "streams": {
+            "awaiting": {"budget": {"2022-23": 300, "2023-24": 100}, "eligible": "wave_not_started"},
+            "targeted": {"budget": dict(zip(YEARS, [200, 600, 900], strict=True)),
+                         "eligible": "wave_started"},
+            "detox": {"budget": dict.fromkeys(YEARS, 40), "eligible": "all"},
+        },
+        "target": {"basis": "equal"},
+    }
+    data.update(extra)
+    return data
+
+
+def test_wave_not_started_is_the_complement_of_wave_started() -> None:
+    cfg = validate_allocation_config(nao_like())
+    elig = eligibility(cfg, build_layout(cfg, areas()).areas)
+    # awaiting: 2022-23 only C and D (waves 2, 3); 2023-24 only D; 2024-25 no budget
+    assert elig[0, 0].tolist() == [False, False, True, True]
+    assert elig[0, 1].tolist() == [False, False, False, True]
+    assert not elig[0, 2].any()
+    # streams in name order: awaiting, detox, targeted
+    for y in range(2):
+        assert (elig[0, y] ^ elig[2, y]).all()  # exactly one of the two, every LA
+    assert elig[1].all()
+
+
+def test_hand_worked_pounds() -> None:
+    alloc = AllocationProblem.from_config(nao_like(), areas()).solve().allocation_
+    got = alloc.set_index("name")
+    # awaiting: £300 / 2 (C, D) in 2022-23, £100 to D in 2023-24
+    assert got["awaiting_2022_23"].tolist() == [0, 0, 150, 150]
+    assert got["awaiting_2023_24"].tolist() == [0, 0, 0, 100]
+    # targeted: £200 / 2 (A, B); £600 / 3 (A, B, C); £900 / 4
+    assert got["targeted_2022_23"].tolist() == [100, 100, 0, 0]
+    assert got["targeted_2023_24"].tolist() == [200, 200, 200, 0]
+    assert got["targeted_2024_25"].tolist() == [225, 225, 225, 225]
+    assert got["detox_2022_23"].tolist() == [10, 10, 10, 10]
+    assert got["total_2022_23"].sum() == 540 and got["total_2023_24"].sum() == 740
+
+
+def test_no_la_awaiting_is_a_config_error() -> None:
+    # SYNTHETIC: every LA in wave 1, so nobody awaits roll-out in 2022-23
+    data = areas().assign(wave=1)
+    with pytest.raises(ConfigError, match=r"awaiting 2022-23 has a budget of £300 but no LA is "
+                       r"eligible \(eligible: wave_not_started and every LA's wave has started"):
+        AllocationProblem.from_config(nao_like(), data).presolve()
+
+
+def test_unknown_eligibility_kind_is_named() -> None:
+    data = nao_like()
+    data["streams"]["detox"]["eligible"] = "everyone"
+    with pytest.raises(ConfigError, match=r"streams\.detox\.eligible"):
+        validate_allocation_config(data)
+
+
+def test_stream_order_in_the_config_changes_nothing() -> None:
+    # The config hash ignores key order and a run stores its config with sorted keys, so the
+    # allocation must not depend on the order streams are declared in (replay relies on it).
+    data = nao_like()
+    backwards = dict(data, streams=dict(reversed(list(data["streams"].items()))))
+    cfg_a, cfg_b = validate_allocation_config(data), validate_allocation_config(backwards)
+    assert list(cfg_a.streams) == list(cfg_b.streams) == ["awaiting", "detox", "targeted"]
+    a = AllocationProblem.from_config(cfg_a, areas()).solve().allocation_
+    b = AllocationProblem.from_config(cfg_b, areas()).solve().allocation_
+    pd.testing.assert_frame_equal(a, b)
