@@ -121,6 +121,10 @@ def test_reconciliation_and_caveat_everywhere(run_dir: Path) -> None:
     assert "£96,000,000 / £155,000,000 for the money allocated to LAs in 2022-23, 2023-24: the same as this run" in summary
     for name in ("summary.md", "allocation.csv", "allocation_published.csv", "explain.csv", "index.csv"):
         assert CAVEAT in (run_dir / name).read_text(encoding="utf-8"), name
+    from allocator.report.caveats import internal_references
+
+    for name in ("summary.md", "allocation_published.csv"):
+        assert internal_references((run_dir / name).read_text(encoding="utf-8")) == [], name
     from openpyxl import load_workbook
 
     wb = load_workbook(run_dir / "allocation.xlsx", read_only=True)
