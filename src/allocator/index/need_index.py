@@ -256,9 +256,14 @@ class NeedIndex:
                 if src in areas.columns
                 else np.full(len(areas), "")
             )
-            flags[spec.name] = [
-                "; ".join(p for p in (b, i) if p) for b, i in zip(base, imp, strict=True)
-            ]
+            # the data layer's flag and the imputation's, joined by "; " when both are present
+            base = base.astype(object)
+            extra = np.asarray(imp, dtype=object)
+            has = extra != ""
+            if has.any():
+                both = np.where(base != "", base + "; " + extra, extra)
+                base = np.where(has, both, base)
+            flags[spec.name] = base.tolist()
             rows.append(v)
             masks.append(miss)
         flag_frame = pd.DataFrame(flags, index=pd.Index(codes, name="code"))

@@ -243,22 +243,29 @@ def _progress_bar(show: bool, total: int) -> Any:
 def rank_quantiles(ranks: NDArray[np.integer], q: list[float]) -> NDArray[np.int64]:
     """Quantiles ``q`` of each column of ``ranks`` (values 1..L), ``inverted_cdf`` definition.
 
-    Equal to ``np.quantile(ranks, q, axis=0, method="inverted_cdf")``, in one pass: the order
-    statistic each quantile picks is found once (the same quantile of ``0 .. draws - 1``), then
-    read from per-LA rank counts, which is a fraction of the cost of sorting every column when
-    the number of LAs is small next to the number of draws; otherwise one ``np.quantile`` call.
+    Equal to ``np.quantile(ranks, q, axis=0, method="inverted_cdf")``. The order statistic each
+    quantile picks is found once, by that one quantile call on ``0 .. draws - 1``; it is then
+    read from per-LA rank counts when the LAs are few next to the draws, else from each LA's
+    ranks sorted in a contiguous row (several times faster than ``np.quantile`` along axis 0).
 
     Returns
     -------
     ndarray of int, shape (len(q), L)
+
+    Raises
+    ------
+    ValueError
+        If ``ranks`` has no rows.
     """
     d, n = ranks.shape
     if d == 0:
         raise ValueError("ranks: no draws")
-    if n + 1 > 4 * d:
-        return np.quantile(ranks, q, axis=0, method=QUANTILE_METHOD).astype(np.int64)
     # 0-based order statistic picked by each quantile
     k = np.quantile(np.arange(d), q, method=QUANTILE_METHOD).astype(np.int64)
+    if n + 1 > 4 * d:
+        by_la = np.ascontiguousarray(ranks.T)
+        by_la.sort(axis=1)
+        return by_la[:, k].T.astype(np.int64)
     cols = np.arange(n, dtype=np.int64) * (n + 1)
     counts = np.bincount((ranks + cols).ravel(), minlength=n * (n + 1)).reshape(n, n + 1)
     cum = np.cumsum(counts, axis=1)  # (L, L + 1): draws with rank <= r
