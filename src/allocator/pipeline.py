@@ -250,8 +250,15 @@ def _check_published(config: RunConfig, codes: list[str]) -> None:
 
 
 def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
-    """Hashes of the other files a run reads: floor files and the hex cartogram."""
+    """Hashes of the other files a run reads: floor and eligibility files, the hex cartogram."""
+    from .allocate.eligible import file_paths
+
     out: dict[str, str] = {}
+    for stream in config.allocation.streams.values():
+        for path in file_paths(stream.eligible):
+            p = path if path.is_absolute() else root / path
+            if p.is_file():
+                out[str(path)] = sha256_file(p)
     for floor in config.allocation.floors:
         if floor.kind == "file" and floor.path is not None:
             p = floor.path if floor.path.is_absolute() else root / floor.path

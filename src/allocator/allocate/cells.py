@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from .config import AllocationConfig, year_key
+from .eligible import eligible_mask
 
 AREA_COLUMNS = ["code", "name", "region", "pop_all", "pop_15_64", "need_factor", "wave"]
 
@@ -136,7 +138,8 @@ class Layout:
         return row[row >= 0]
 
 
-def eligibility(config: AllocationConfig, areas: pd.DataFrame) -> np.ndarray:
+def eligibility(config: AllocationConfig, areas: pd.DataFrame, base_dir: Path | None = None
+                ) -> np.ndarray:
     """The eligibility group: which LA may receive which stream in which year.
 
     Parameters
@@ -144,27 +147,24 @@ def eligibility(config: AllocationConfig, areas: pd.DataFrame) -> np.ndarray:
     config : AllocationConfig
     areas : DataFrame
         Validated (:func:`check_areas`).
+    base_dir : path, optional
+        Folder that relative eligibility files are read from.
 
     Returns
     -------
     ndarray of bool, shape (n_streams, n_years, n_areas)
         ``True`` where the stream has a budget that year and the LA is eligible: always for
         ``eligible: all``; from year ``wave`` on (1-based) for ``eligible: wave_started``; before
-        year ``wave`` for ``eligible: wave_not_started``.
+        year ``wave`` for ``eligible: wave_not_started``; listed LAs and combinations as
+        :mod:`allocator.allocate.eligible` describes.
     """
     years = config.resolved_years()
-    wave = areas["wave"].to_numpy()
     out = np.zeros((len(config.streams), len(years), len(areas)), dtype=bool)
-    for s, stream in enumerate(config.streams.values()):
+    for s, (name, stream) in enumerate(config.streams.items()):
         for y, year in enumerate(years):
             if year not in stream.budget:
                 continue
-            if stream.eligible == "all":
-                out[s, y] = True
-            elif stream.eligible == "wave_started":
-                out[s, y] = wave <= y + 1
-            else:  # wave_not_started
-                out[s, y] = wave > y + 1
+            out[s, y] = eligible_mask(stream.eligible, areas, y, stream=name, base_dir=base_dir)
     return out
 
 
@@ -179,7 +179,8 @@ def basis_values(areas: pd.DataFrame, basis: str) -> np.ndarray:
     return np.ones(len(areas))
 
 
-def build_layout(config: AllocationConfig, areas: pd.DataFrame) -> Layout:
+def build_layout(config: AllocationConfig, areas: pd.DataFrame, base_dir: Path | None = None
+                 ) -> Layout:
     """Build the cells and their targets (need share x stream-year budget).
 
     Raises
@@ -190,7 +191,7 @@ def build_layout(config: AllocationConfig, areas: pd.DataFrame) -> Layout:
     areas = check_areas(areas)
     years = config.resolved_years()
     streams = list(config.streams)
-    elig = eligibility(config, areas)
+    elig = eligibility(config, areas, base_dir)
     budget = np.zeros((len(streams), len(years)), dtype=np.int64)
     for s, stream in enumerate(config.streams.values()):
         for y, year in enumerate(years):

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .._model import Sourced, StrictModel, validate_model
+from .eligible import EligibleSpec
 
 YEAR_PATTERN = re.compile(r"^\d{4}-\d{2}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -63,16 +64,17 @@ class StreamConfig(Sourced):
     budget : dict of str to int
         Whole pounds (> 0) per year label, e.g. ``{"2022-23": 80_000_000}``. A year not listed
         has no money in this stream.
-    eligible : {"all", "wave_started", "wave_not_started"}
+    eligible : {"all", "wave_started", "wave_not_started"} or mapping
         ``all``: every LA every year; ``wave_started``: an LA of wave ``k`` from year ``k`` on;
         ``wave_not_started``: an LA of wave ``k`` only before year ``k`` (money for areas
-        awaiting roll-out).
+        awaiting roll-out); ``{codes: [...]}`` or ``{file: ...}``: listed LAs; ``{all_of: [...]}``
+        / ``{any_of: [...]}``: pieces combined (see :mod:`allocator.allocate.eligible`).
     target : TargetConfig, optional
         Overrides the problem-wide target basis for this stream.
     """
 
     budget: dict[str, PositivePounds]
-    eligible: Literal["all", "wave_started", "wave_not_started"] = "all"
+    eligible: EligibleSpec = "all"
     target: TargetConfig | None = None
 
     @field_validator("budget")

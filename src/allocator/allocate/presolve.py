@@ -23,6 +23,7 @@ from ..errors import ConfigError, InfeasibleError
 from .cells import Layout
 from .config import AllocationConfig
 from .constraints import Groups
+from .eligible import describe
 
 SHOW = 8
 
@@ -63,7 +64,8 @@ def check_no_eligible(layout: Layout, groups: Groups, config: AllocationConfig) 
                                        "or earlier",
                        "wave_not_started": f"eligible: wave_not_started and every LA's wave has "
                                            f"started by {layout.years[y]}"}.get(
-                    stream.eligible, "there are no areas")
+                    stream.eligible if isinstance(stream.eligible, str) else "",
+                    f"eligible: {describe(stream.eligible)}")
                 out.append(Issue("no_eligible",
                                  f"{name} {layout.years[y]} has a budget of "
                                  f"£{layout.budget[s, y]:,} but no LA is eligible ({why})",
@@ -78,10 +80,14 @@ def _orphans(layout: Layout, items: list[tuple[int, int, int, float]], what: str
     waves = layout.areas["wave"].to_numpy()
     why = {"wave_started": "but its wave {w} has not started",
            "wave_not_started": "but its wave {w} has started"}
+
+    def reason(s: int) -> str:
+        spec = config.streams[layout.streams[s]].eligible
+        return why.get(spec, "but it is not eligible for that stream") if isinstance(spec, str) \
+            else f"but the stream's eligibility ({describe(spec)}) leaves it out"
+
     text = [f"{_area(layout, i)} {_sy(layout, s, y)}: {what} £{v:,.0f} "
-            + why.get(config.streams[layout.streams[s]].eligible,
-                      "but it is not eligible for that stream").format(w=waves[i])
-            for i, s, y, v in items]
+            + reason(s).format(w=waves[i]) for i, s, y, v in items]
     return [Issue(check, f"eligibility leaves a {what.split()[0]}ed LA no money: "
                   + _list(text), "config")]
 

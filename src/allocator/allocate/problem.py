@@ -166,8 +166,8 @@ class AllocationProblem:
         if self.builder not in BUILDERS:
             raise ConfigError(f"builder {self.builder!r} unknown; use 'vectorised' or 'loop'")
         cfg = cfg if cfg is not None else self.config()
-        layout = build_layout(cfg, frame)
         base = Path(self.base_dir) if self.base_dir is not None else None
+        layout = build_layout(cfg, frame, base)
         return cfg, layout, build_groups(layout, cfg, base)
 
     def build(self, areas: pd.DataFrame | None = None) -> LpModel:
