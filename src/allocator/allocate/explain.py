@@ -82,10 +82,10 @@ def binding(layout: Layout, groups: Groups, x: np.ndarray, duals: dict[str, floa
         recs[-1]["stream"] = layout.streams[int(layout.stream[first])]
         recs[-1]["year"] = layout.years[int(layout.year[first])]
     rc = reduced if reduced is not None else np.full(layout.n_cells, math.nan)
-    for g, test in ((groups.floor, lambda v, bd: v <= bd + BIND_TOL),
-                    (groups.cap, lambda v, bd: v >= bd - BIND_TOL),
-                    (groups.lock, lambda v, bd: True),
-                    (groups.pace_entry, lambda v, bd: v <= bd + BIND_TOL)):
+    tests = {"lower": lambda v, bd: v <= bd + BIND_TOL, "upper": lambda v, bd: v >= bd - BIND_TOL,
+             "fix": lambda v, bd: True}
+    for g in groups.bounds:
+        test = tests[g.kind]
         for k, bd in zip(g.cells.tolist(), g.values.tolist(), strict=True):
             if test(x[k], bd):
                 add(g.name, f"{g.name}{names[k][1:]}", k, float(x[k]), float(bd), float(rc[k]))
@@ -132,6 +132,9 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
     pace_adj = np.where(paced, step, 0.0) + np.where(pace_bind, moved, 0.0)
     knock_on = np.where(pace_bind, 0.0, moved)
     rounding = x_int - x_lp
+    columns: dict[str, np.ndarray] = {}
+    for rule in groups.rules:
+        columns.update(rule.explain(layout, groups))
     cells = pd.DataFrame({
         "code": layout.codes,
         "stream": np.array(layout.streams, dtype=object)[layout.stream],
@@ -140,9 +143,9 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
         "basis": layout.basis,
         "need_share": layout.share,
         "target": t,
-        "floor": np.where(fl > 0, fl, np.nan),
-        "cap": np.where(np.isfinite(cp), cp, np.nan),
-        "lock": np.where(locked, lock_v, np.nan),
+        "floor": columns.pop("floor", np.full(n, np.nan)),
+        "cap": columns.pop("cap", np.full(n, np.nan)),
+        "lock": columns.pop("lock", np.full(n, np.nan)),
         "floor_uplift": uplift,
         "cap_trim": trim,
         "lock_adjustment": lock_adj,
@@ -156,6 +159,7 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
         "rounding": rounding,
         "final": x_int,
         "binding": [", ".join(sorted(set(binds.get(k, [])))) for k in range(n)],
+        **columns,  # further columns of rules added to the registry
     })
     grid = pd.MultiIndex.from_product(
         [layout.areas["code"], layout.streams, layout.years], names=["code", "stream", "year"]

@@ -14,7 +14,6 @@ from ..errors import SolverError
 from .cells import Layout
 from .config import year_key
 from .constraints import Groups
-from .exact import pace_gaps
 
 
 def _fail(failures: list[str]) -> None:
@@ -28,9 +27,10 @@ def _fail(failures: list[str]) -> None:
 def check_cells(layout: Layout, groups: Groups, x: np.ndarray) -> list[str]:
     """Every failure of a constraint group on per-cell values ``x`` (whole pounds).
 
-    Integer arithmetic throughout, no tolerance: budgets are exact integer sums, floors and caps
-    the whole-pound bounds of :mod:`.exact` (floors rounded up, caps down), locks equalities and
-    pace rules ``den * x[y] >= num * x[y-1]`` with the factor's exact fraction ``num / den``.
+    Asks every rule (:meth:`.rules.Rule.violations`). Integer arithmetic throughout, no
+    tolerance: budgets are exact integer sums, floors and caps the whole-pound bounds of
+    :mod:`.exact` (floors rounded up, caps down), locks equalities and pace rules
+    ``den * x[y] >= num * x[y-1]`` with the factor's exact fraction ``num / den``.
     """
     x = np.asarray(x)
     if x.shape != (layout.n_cells,):
@@ -38,33 +38,9 @@ def check_cells(layout: Layout, groups: Groups, x: np.ndarray) -> list[str]:
     if not np.issubdtype(x.dtype, np.integer):
         return ["allocation is not in whole pounds"]
     x = x.astype(np.int64)
-    names = layout.var_names()
     out = [f"negative: {layout.label(k)} £{x[k]:,}" for k in np.flatnonzero(x < 0).tolist()]
-    for s, stream in enumerate(layout.streams):
-        for y, year in enumerate(layout.years):
-            want = int(layout.budget[s, y])
-            got = int(x[layout.block(s, y)].sum())
-            if got != want:
-                out.append(f"budget_{stream}_{year_key(year)}: £{got:,} != budget £{want:,}")
-    fl = groups.floor
-    out += [f"floor{names[k][1:]}: £{x[k]:,} < floor £{v:,} (£{r:,.2f} rounded up)"
-            for k, v, r in zip(fl.cells.tolist(), fl.values.tolist(), fl.raw.tolist(), strict=True)
-            if x[k] < v]
-    cp = groups.cap
-    out += [f"cap{names[k][1:]}: £{x[k]:,} > cap £{v:,} (£{r:,.2f} rounded down)"
-            for k, v, r in zip(cp.cells.tolist(), cp.values.tolist(), cp.raw.tolist(), strict=True)
-            if x[k] > v]
-    lk = groups.lock
-    out += [f"lock{names[k][1:]}: £{x[k]:,} != lock £{v:,}"
-            for k, v in zip(lk.cells.tolist(), lk.values.tolist(), strict=True) if x[k] != v]
-    pe = groups.pace_entry
-    out += [f"pace_entry{names[k][1:]}: £{x[k]:,} > £0" for k in pe.cells.tolist() if x[k] > 0]
-    for g in groups.pace_rows:
-        prev = np.asarray(g.meta["prev"])
-        rows, gaps = pace_gaps(x[g.owner], x[prev], g.meta["ratio"], g.sense)
-        out += [f"{g.names[r]}: {g.rule} broken by £{float(gap):,.2f} "
-                f"(£{x[g.owner[r]]:,} after £{x[prev[r]]:,})"
-                for r, gap in zip(rows.tolist(), gaps, strict=True)]
+    for rule in groups.rules:
+        out += rule.violations(layout, groups, x)
     return out
 
 
