@@ -270,15 +270,26 @@ def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
 
 
 def solver_summary(problem: Any) -> dict[str, Any]:
-    """Solver facts for the manifest and summary (no timings: they would break replay)."""
+    """Solver facts for the manifest and summary (no timings: they would break replay).
+
+    ``stages`` holds, per stage in solve order, the solver, status, optimum, whether it was
+    ``solved`` or ``proved`` (the verified pro-rata shortcut) and, with a cross-check, the
+    second solver's own optimum and the tolerance they agree to; ``cross_check`` the largest
+    difference in pounds over every LA x stream x year and the difference allowed.
+    """
     out: dict[str, Any] = {
         "status": problem.status_,
         "solver": problem.solver_name_,
         "solver_version": problem.solver_version_,
         "objective": round(float(problem.objective_value_), 2),
-        "stages": {k: round(float(v), 2) for k, v in sorted(problem.objective_values_.items())},
+        "stages": {r.stage: r.as_dict() for r in problem.stages_},
     }
     if problem.cross_check_max_diff_ is not None:
+        out["cross_check"] = {
+            "solver": problem.stages_[0].check_solver,
+            "max_cell_diff_pounds": int(problem.cross_check_max_diff_),
+            "cell_tolerance_pounds": int(problem.cross_check_cell_tolerance_),
+        }
         out["cross_check_max_diff_pounds"] = int(problem.cross_check_max_diff_)
     return out
 

@@ -245,7 +245,11 @@ class SolverConfig(StrictModel):
     name : {"highs", "cbc"}
         HiGHS through ``pulp.HiGHS`` (highspy) or CBC through ``pulp.PULP_CBC_CMD``.
     cross_check : {"highs", "cbc"}, optional
-        Solve again with this solver; fail if any LA x stream x year differs by more than £1.
+        A second solver that solves every stage itself (no shortcut), for the allocation and
+        for every "£1m more" re-solve; the run fails with ``cross-check failed`` unless every
+        stage's optimum agrees in both directions within a stated tolerance, every LA x stream
+        x year agrees after rounding, and both solvers agree on feasibility (see
+        :mod:`allocator.allocate.crosscheck`).
     tie_break : {"lexicographic"}
         The published tie-break, see :mod:`allocator.allocate.model`: after the policy stage,
         the allocation nearest to the pro-rata scaled targets (every LA not at a floor, cap,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from ..errors import ConfigError, InfeasibleError, SolverError
+from ..errors import ConfigError, InfeasibleError
 from .cells import Layout, build_layout
 from .config import (
     AllocationConfig,
@@ -32,9 +32,10 @@ from .config import (
     year_key,
 )
 from .constraints import Groups, build_groups
+from .crosscheck import StageRecord, cross_check, feasibility_disagreement, label, stage_records
 from .elastic import explain_infeasible
 from .explain import binding, shadow_words, waterfall
-from .lp import build_matrix, cell_units
+from .lp import MatrixLP, build_matrix, cell_units
 from .model import LpModel, build_model, build_model_loop
 from .presolve import Issue, presolve
 from .rounding import round_allocation
@@ -99,7 +100,13 @@ class AllocationProblem:
         :mod:`allocator.allocate.solve`); empty when every stage was solved.
     solver_name_, solver_version_ : str
     cross_check_max_diff_ : int or None
-        Largest difference in pounds between the two solvers when cross-checking.
+        Largest difference in pounds between the two solvers when cross-checking (see
+        :mod:`allocator.allocate.crosscheck`: the second solver solves every stage itself).
+    cross_check_cell_tolerance_ : int or None
+        The pounds by which the two solvers' cells were allowed to differ.
+    stages_ : list of StageRecord
+        Per stage: solver, status, optimum, ``solved`` or ``proved`` (the verified pro-rata
+        shortcut), and the cross-check solver's own optimum and the tolerance they agree to.
     presolve_issues_ : list
         Empty after a clean presolve.
     """
@@ -213,14 +220,21 @@ class AllocationProblem:
         scaled = pro_rata_targets(layout, groups)
         self._layout, self._groups, self._cfg, self._scaled = layout, groups, cfg, scaled
         self._pulp: LpModel | None = None
-        result = self._run(layout, groups, cfg, scaled, cfg.solver.name)
+        try:
+            lp, result, other = self._run_checked(layout, groups, cfg, scaled)
+        except SolverInfeasible as exc:
+            explain_infeasible(layout, groups, cfg.solver, exc.stage)
+            raise  # pragma: no cover - explain_infeasible always raises
         x_int = round_allocation(layout, groups, result.x)
         verify_cells(layout, groups, x_int)
         self.cross_check_max_diff_: int | None = None
-        if cfg.solver.cross_check and cfg.solver.cross_check != cfg.solver.name:
-            other = self._run(layout, groups, cfg, scaled, cfg.solver.cross_check)
-            x_other = round_allocation(layout, groups, other.x)
-            self.cross_check_max_diff_ = self._compare(layout, x_int, x_other, cfg.solver)
+        tolerances: dict[str, float] = {}
+        if other is not None:
+            tolerances, self.cross_check_max_diff_ = cross_check(layout, groups, lp, result,
+                                                                 other, x_int)
+        self.cross_check_cell_tolerance_: int | None = (
+            int(tolerances["cells"]) if "cells" in tolerances else None)
+        self.stages_: list[StageRecord] = stage_records(result, other, tolerances)
         self._result = result
         self._x_int = x_int
         self.allocation_ = self._wide(layout, x_int)
@@ -295,35 +309,47 @@ class AllocationProblem:
                                                 self._scaled.value)
         return self._pulp
 
-    def _stages(self, layout: Layout, groups: Groups, cfg: AllocationConfig, scaled: ProRata,
-                name: str) -> SolveResult:
-        """Staged solve with ``name`` (HiGHS or CBC) on the scaled sparse model."""
-        lp = build_matrix(layout, groups, cfg.objective, scaled.value)
+    def _stages(self, lp: MatrixLP, layout: Layout, cfg: AllocationConfig, scaled: ProRata,
+                name: str, shortcut: bool = True) -> SolveResult:
+        """Staged solve with ``name`` (HiGHS or CBC) on the scaled sparse model ``lp``."""
         breaks = (np.minimum(layout.target, scaled.value), np.maximum(layout.target, scaled.value))
         return staged_solve_matrix(lp, cell_units(layout), cfg.solver, name,
-                                   scaled_targets=scaled.value, breaks=breaks)
+                                   scaled_targets=scaled.value, breaks=breaks, shortcut=shortcut)
 
-    def _run(self, layout: Layout, groups: Groups, cfg: AllocationConfig, scaled: ProRata,
-             name: str) -> SolveResult:
+    def _run_checked(self, layout: Layout, groups: Groups, cfg: AllocationConfig,
+                     scaled: ProRata, context: str = ""
+                     ) -> tuple[MatrixLP, SolveResult, SolveResult | None]:
+        """The primary staged solve and, with ``solver.cross_check``, the second solver's.
+
+        Both solve the same model; the second solves every stage itself (no shortcut). When
+        one proves a stage infeasible and the other solves it, :class:`SolverError` says so;
+        when both prove it infeasible, :class:`SolverInfeasible` is raised as without a
+        cross-check.
+        """
+        lp = build_matrix(layout, groups, cfg.objective, scaled.value)
+        name, other_name = cfg.solver.name, cfg.solver.cross_check
+        if other_name == name:
+            other_name = None
         try:
-            return self._stages(layout, groups, cfg, scaled, name)
+            result = self._stages(lp, layout, cfg, scaled, name)
         except SolverInfeasible as exc:
-            explain_infeasible(layout, groups, cfg.solver.model_copy(update={"name": name}),
-                               exc.stage)
-            raise  # pragma: no cover - explain_infeasible always raises
-
-    @staticmethod
-    def _compare(layout: Layout, a: np.ndarray, b: np.ndarray, solver: SolverConfig) -> int:
-        diff = np.abs(a - b)
-        bad = np.flatnonzero(diff > 1)
-        if bad.size:
-            shown = "; ".join(f"{layout.label(k)}: £{a[k]:,} vs £{b[k]:,}"
-                              for k in bad[:10].tolist())
-            raise SolverError(
-                f"cross-check failed: {solver.name} and {solver.cross_check} differ by more than "
-                f"£1 in {bad.size} LA x stream x year cell(s): {shown}"
-            )
-        return int(diff.max()) if diff.size else 0
+            if other_name is not None:
+                try:
+                    other = self._stages(lp, layout, cfg, scaled, other_name, shortcut=False)
+                except SolverInfeasible:
+                    raise exc from None
+                raise feasibility_disagreement(name, other_name, exc.stage,
+                                               other.objectives.get(exc.stage),
+                                               context) from None
+            raise
+        if other_name is None:
+            return lp, result, None
+        try:
+            other = self._stages(lp, layout, cfg, scaled, other_name, shortcut=False)
+        except SolverInfeasible as exc:
+            raise feasibility_disagreement(other_name, name, exc.stage,
+                                           result.objectives.get(exc.stage), context) from None
+        return lp, result, other
 
     @staticmethod
     def _wide(layout: Layout, x: np.ndarray) -> pd.DataFrame:
@@ -362,14 +388,25 @@ class AllocationProblem:
                 streams[stream] = streams[stream].model_copy(update={"budget": budget})
                 more_cfg = cfg.model_copy(update={"streams": streams})
                 _, lay2, grp2 = self._prepare(areas, more_cfg)
+                context = f" (re-solve with £1m more in {stream} {year})"
                 try:
-                    more = self._stages(lay2, grp2, more_cfg, pro_rata_targets(lay2, grp2),
-                                        cfg.solver.name)
+                    lp2, more, check = self._run_checked(lay2, grp2, more_cfg,
+                                                         pro_rata_targets(lay2, grp2), context)
                     more_int = round_allocation(lay2, grp2, more.x)
-                except (SolverInfeasible, InfeasibleError):
+                    verify_cells(lay2, grp2, more_int)
+                    if check is not None:
+                        cross_check(lay2, grp2, lp2, more, check, more_int, context)
+                except SolverInfeasible:
+                    agree = (f" ({label(cfg.solver.name)} and {label(cfg.solver.cross_check)} "
+                             "both prove it)" if cfg.solver.cross_check not in
+                             (None, cfg.solver.name) else "")
                     out[cname] = ("it could not be allocated at all: with it the floors, caps, "
                                   "locks and pace-of-change rules (e.g. no cash cut into a "
-                                  "following year whose budget stays the same) cannot all hold")
+                                  "following year whose budget stays the same) cannot all "
+                                  f"hold{agree}")
+                    continue
+                except InfeasibleError as exc:
+                    out[cname] = f"it could not be allocated in whole pounds: {exc}"
                     continue
                 gain = more_int - x_int
                 cells = layout.block(s, y)

@@ -201,8 +201,9 @@ def render_summary(
 
     out.append("## Solver")
     out.append("")
-    for k in sorted(solver):
-        out.append(f"- {k}: {_md_escape(solver[k])}")
+    from ..allocate.crosscheck import describe
+
+    out.extend(f"- {_md_escape(line)}" for line in describe(dict(solver)))
     out.append("")
     out.append("## Sources and data years")
     out.append("")
