@@ -96,10 +96,13 @@ def test_input_row_order_does_not_matter(solved: AllocationProblem) -> None:
     pd.testing.assert_frame_equal(again.allocation_, solved.allocation_)
 
 
-def test_highs_and_cbc_agree_to_a_pound_after_tie_break() -> None:
+def test_highs_and_cbc_agree_after_tie_break() -> None:
+    # the cross-check solver solves every stage itself: its cells agree within the stated
+    # tolerance; each solver on its own (both proving the pro-rata stages) agrees to a pound
     cfg = default_config(solver={"name": "highs", "cross_check": "cbc"})
     p = AllocationProblem.from_config(cfg, areas(), explain_marginal=False).solve()
-    assert p.cross_check_max_diff_ is not None and p.cross_check_max_diff_ <= 1
+    assert p.cross_check_max_diff_ is not None
+    assert p.cross_check_max_diff_ <= p.cross_check_cell_tolerance_
     cbc = AllocationProblem.from_config(default_config(solver={"name": "cbc"}), areas(),
                                         explain_marginal=False).solve()
     money = [c for c in p.allocation_.columns if c.startswith(("continuation", "place"))]
