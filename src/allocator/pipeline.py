@@ -213,7 +213,8 @@ def run(
     problem = AllocationProblem.from_config(config.allocation, alloc_in, base_dir=root).solve()
     problem.verify()
 
-    notes = list(dict.fromkeys([*areas.notes, *need.notes_, *config.allocation.caveats()]))
+    notes = list(dict.fromkeys([*areas.notes, *need.notes_, *config.allocation.caveats(),
+                                *_deprivation_notes(config)]))
     inputs = {s["path"]: s["sha256"] for s in areas.sources}
     inputs.update(_extra_inputs(config, root))
     solver = solver_summary(problem)
@@ -267,6 +268,14 @@ def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
     if config.output.static_maps and config.output.hex_cartogram and (root / HEX_CARTOGRAM).is_file():
         out[HEX_CARTOGRAM] = sha256_file(root / HEX_CARTOGRAM)
     return out
+
+
+def _deprivation_notes(config: RunConfig) -> list[str]:
+    """Where crime is counted inside deprivation too (see :mod:`allocator.index.deprivation`)."""
+    from .index.deprivation import deprivation_notes
+
+    ucfg = config.uncertainty if config.uncertainty.enabled else None
+    return deprivation_notes(config.index, config.data.crime, ucfg)
 
 
 def solver_summary(problem: Any) -> dict[str, Any]:
@@ -325,7 +334,8 @@ def validate(
         "allocation set-up passes every presolve check",
     ]
     lines.extend(f"note: {n}" for n in dict.fromkeys([*areas.notes, *need.notes_,
-                                                      *config.allocation.caveats()]))
+                                                      *config.allocation.caveats(),
+                                                      *_deprivation_notes(config)]))
     return "\n".join(lines)
 
 

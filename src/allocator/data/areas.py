@@ -45,7 +45,8 @@ ATTRIBUTION = (
     "database right 2021."
 )
 
-FLAG_COLUMNS = ["drug_deaths_flag", "imd_flag", "crime_flag", "ocu_flag"]
+FLAG_COLUMNS = ["drug_deaths_flag", "imd_flag", "income_flag", "employment_flag", "crime_flag",
+                "ocu_flag"]
 
 
 @dataclass
@@ -207,7 +208,7 @@ def build(
     moved, imd_flags, imd_notes = crosswalk.imd_to_2021(
         sheets, readers.read_imd_districts(path["imd2019_ltla"]), succ, base_pop, file=ifile)
     notes += imd_notes
-    for sheet in ("IMD", "Crime"):
+    for sheet in ("IMD", "Crime", "Income", "Employment"):
         contracts.check_codes(moved[sheet]["code"], file=ifile, column=readers.IMD_CODE_COLUMN)
         contracts.check_joined(moved[sheet]["code"], names, file=ifile,
                                column=readers.IMD_CODE_COLUMN, indicator=f"IMD 2019 {sheet}")
@@ -216,6 +217,12 @@ def build(
     imd["imd_rank"] = crosswalk.rank_descending(imd["imd_score"])
     imd["imd_flag"] = imd["code"].map(imd_flags).fillna("")
     notes.append("IMD 2019 ranks recomputed over the 152 May 2021 LAs (1 = most deprived).")
+    domains = moved["Income"].rename(columns={"score": "income_score"})[["code", "income_score"]]
+    domains = domains.merge(moved["Employment"].rename(columns={"score": "employment_score"})[
+        ["code", "employment_score"]], on="code", validate="1:1")
+    contracts.check_values(domains, ["income_score", "employment_score"], file=ifile, names=names)
+    for col in ("income_flag", "employment_flag"):
+        domains[col] = domains["code"].map(imd_flags).fillna("")
 
     # ---- crime
     if config.crime == "imd_crime":
@@ -248,7 +255,7 @@ def build(
 
     # ---- assemble
     frame = b.merge(regions, on="code", validate="1:1")
-    for part in (pop, deaths, imd[["code", "imd_score", "imd_rank", "imd_flag"]],
+    for part in (pop, deaths, imd[["code", "imd_score", "imd_rank", "imd_flag"]], domains,
                  crime[["code", "crime_score", "crime_flag"]]):
         frame = frame.merge(part, on="code", how="left", validate="1:1")
     cols = list(schema.REQUIRED_COLUMNS)

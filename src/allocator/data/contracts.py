@@ -214,7 +214,8 @@ def check_frame(frame: gpd.GeoDataFrame, *, with_ocu: bool) -> None:
     check_crs(frame, schema.ANALYSIS_CRS, file=where)
     names = dict(zip(frame["code"], frame["name"], strict=True))
     check_values(frame, ["pop_all", "pop_15_64", "drug_deaths_rate", "drug_deaths_lcl",
-                         "drug_deaths_ucl", "drug_deaths_count", "imd_score", "imd_rank"],
+                         "drug_deaths_ucl", "drug_deaths_count", "imd_score", "imd_rank",
+                         "income_score", "employment_score"],
                  file=where, names=names)
     check_values(frame, ["crime_score"], file=where, nonnegative=False, names=names)
     lo, hi = frame["drug_deaths_lcl"], frame["drug_deaths_ucl"]

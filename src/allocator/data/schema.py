@@ -21,6 +21,11 @@ drug_deaths_flag       "" or why the value is not the published rate for the per
 imd_score              IMD 2019 average score (higher = more deprived)
 imd_rank               IMD 2019 rank of average score (1 = most deprived)
 imd_flag               "" or how the value was derived (e.g. population-weighted districts)
+income_score           IoD 2019 Income domain average score (share of people income-deprived)
+income_flag            "" or how the value was derived (as imd_flag)
+employment_score       IoD 2019 Employment domain average score (share of working-age people
+                       employment-deprived)
+employment_flag        "" or how the value was derived (as imd_flag)
 crime_score            crime indicator (IMD 2019 Crime domain average score by default)
 crime_flag             "" or how the value was derived
 ocu_rate               OCU prevalence per 1,000 aged 15-64 (only when a file is supplied)
@@ -46,14 +51,20 @@ DEATHS_COLUMNS = [
     "drug_deaths_flag",
 ]
 IMD_COLUMNS = ["imd_score", "imd_rank", "imd_flag"]
+#: IoD 2019 domains offered as deprivation measures without the Crime domain inside them.
+DOMAIN_COLUMNS = ["income_score", "income_flag", "employment_score", "employment_flag"]
 CRIME_COLUMNS = ["crime_score", "crime_flag"]
 OCU_COLUMNS = ["ocu_rate", "ocu_count", "ocu_flag"]
-REQUIRED_COLUMNS = ID_COLUMNS + POPULATION_COLUMNS + DEATHS_COLUMNS + IMD_COLUMNS + CRIME_COLUMNS
+REQUIRED_COLUMNS = (ID_COLUMNS + POPULATION_COLUMNS + DEATHS_COLUMNS + IMD_COLUMNS + DOMAIN_COLUMNS
+                    + CRIME_COLUMNS)
 
 #: Indicators the index can use, with the column holding each and its unit.
 INDICATORS: dict[str, dict[str, str]] = {
     "drug_deaths_rate": {"column": "drug_deaths_rate", "unit": "deaths per 100,000 (ASMR)"},
     "imd_score": {"column": "imd_score", "unit": "IMD 2019 average score"},
+    "income_score": {"column": "income_score", "unit": "IoD 2019 Income domain average score"},
+    "employment_score": {"column": "employment_score",
+                         "unit": "IoD 2019 Employment domain average score"},
     "crime_score": {"column": "crime_score", "unit": "crime indicator score"},
     "ocu_rate": {"column": "ocu_rate", "unit": "OCU per 1,000 aged 15-64"},
 }

@@ -32,6 +32,8 @@ Missing = Literal["error", "regional_median", "national_median"]
 Normaliser = Literal["zscore", "minmax", "rank", "exponential"]
 Weighting = Literal["explicit", "equal", "pca"]
 Aggregator = Literal["arithmetic", "geometric"]
+#: Deprivation measures the Monte Carlo can swap for one another (IMD 2019 or one IoD domain).
+DeprivationMeasure = Literal["imd_score", "income_score", "employment_score"]
 
 NORMALISERS: tuple[str, ...] = ("zscore", "minmax", "rank", "exponential")
 AGGREGATORS: tuple[str, ...] = ("arithmetic", "geometric")
@@ -251,6 +253,11 @@ class UncertaintyConfig(Sourced):
         ``0`` keeps the weights fixed. Indicators with weight 0 stay at 0.
     normalise_choices, aggregate_choices : list of str, optional
         Alternatives drawn uniformly per draw. ``None`` (default) keeps the index's own choice.
+    deprivation_choices : list of {"imd_score", "income_score", "employment_score"}, optional
+        Deprivation measures drawn uniformly per draw for the index's deprivation indicator (the
+        one of these three it uses): IMD 2019 contains the Crime domain, the Income and
+        Employment domain scores do not. ``None`` (default) keeps the index's own measure.
+        Drawn in the rank Monte Carlo only (the Sobol' attribution keeps the index's measure).
     relative_error : float
         Default noise for an indicator without a published interval: value * (1 + e * Z),
         Z ~ N(0, 1), truncated at 0.
@@ -277,13 +284,14 @@ class UncertaintyConfig(Sourced):
     weight_concentration: float = Field(default=50.0, ge=0)
     normalise_choices: list[Normaliser] | None = None
     aggregate_choices: list[Aggregator] | None = None
+    deprivation_choices: list[DeprivationMeasure] | None = None
     relative_error: float = Field(default=0.05, ge=0)
     use_death_rate_interval: bool = True
     borderline: tuple[float, float] = (0.2, 0.8)
     chunk_size: int = Field(default=2_000, ge=1)
     sensitivity: SensitivityConfig | None = None
 
-    @field_validator("normalise_choices", "aggregate_choices")
+    @field_validator("normalise_choices", "aggregate_choices", "deprivation_choices")
     @classmethod
     def _non_empty(cls, v: list[str] | None) -> list[str] | None:
         if v is not None:

@@ -333,6 +333,8 @@ class NeedIndex:
 INDICATOR_LABELS = {
     "drug_deaths_rate": "drug-misuse death rate",
     "imd_score": "IMD 2019 average score",
+    "income_score": "IoD 2019 Income domain score",
+    "employment_score": "IoD 2019 Employment domain score",
     "crime_score": "crime indicator",
     "ocu_rate": "opiate and crack cocaine use prevalence",
 }

@@ -28,6 +28,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ..index.config import IndexConfig, IndicatorSpec, UncertaintyConfig
+from ..index.deprivation import deprivation_setup
 from ..index.need_index import NeedIndex, orient_and_transform, score_indicators
 from ..index.ranking import rank_scores
 from ..waves import WavesConfig, assign_from_ranks, lock_arrays
@@ -69,6 +70,9 @@ class MonteCarloSetup:
         Wave sizes.
     locked, allowed : ndarray
         Wave locks and allowed waves (:func:`allocator.waves.lock_arrays`).
+    deprivations : tuple of str
+        Deprivation measures drawn for indicator ``dep_slot`` (empty: none drawn), with their
+        values ``dep_raw``, noise ``dep_sd`` (each shape (C, L)) and floors ``dep_floor`` (C,).
     """
 
     specs: list[IndicatorSpec]
@@ -84,6 +88,11 @@ class MonteCarloSetup:
     sizes: list[int]
     locked: IntArray
     allowed: NDArray[np.bool_]
+    deprivations: tuple[str, ...] = ()
+    dep_slot: int = -1
+    dep_raw: FloatArray | None = None
+    dep_sd: FloatArray | None = None
+    dep_floor: FloatArray | None = None
 
 
 def monte_carlo_setup(
@@ -155,6 +164,7 @@ def monte_carlo_setup(
     alpha = c * weights[positive] if c > 0 and positive.sum() > 1 else None
     sizes = waves_config.resolve_sizes(raw.shape[1])
     locked, allowed = lock_arrays(waves_config, list(areas["code"]), sizes)
+    dep = deprivation_setup(specs, areas, ucfg) if ucfg.deprivation_choices else {}
     setup = MonteCarloSetup(
         specs=list(specs),
         raw=raw,
@@ -169,6 +179,7 @@ def monte_carlo_setup(
         sizes=sizes,
         locked=locked,
         allowed=allowed,
+        **dep,
     )
     return setup, notes
 
@@ -299,10 +310,11 @@ def evaluate_blocks(
 
 
 class DrawStreams:
-    """Four independent random streams spawned from one seed, consumed in draw order.
+    """Independent random streams spawned from one seed, consumed in draw order.
 
-    Noise, weights, normaliser and aggregator each have their own stream, so the numbers a draw
-    gets do not depend on how draws are grouped into blocks.
+    Noise, weights, normaliser, aggregator and (when drawn) the deprivation measure each have
+    their own stream, so the numbers a draw gets do not depend on how draws are grouped into
+    blocks. The deprivation measure of every draw is appended to :attr:`deprivation_drawn`.
 
     Parameters
     ----------
@@ -312,11 +324,15 @@ class DrawStreams:
 
     def __init__(self, random_state: int) -> None:
         self.random_state = random_state
-        noise, weights, norm, agg = np.random.SeedSequence(random_state).spawn(4)
+        # spawn(5)[:4] are the same four streams spawn(4) gives: results without deprivation
+        # choices are unchanged by the fifth
+        noise, weights, norm, agg, dep = np.random.SeedSequence(random_state).spawn(5)
         self.noise = np.random.default_rng(noise)
         self.weights = np.random.default_rng(weights)
         self.norm = np.random.default_rng(norm)
         self.agg = np.random.default_rng(agg)
+        self.dep = np.random.default_rng(dep)
+        self.deprivation_drawn: list[IntArray] = []
 
     def draw(
         self, setup: MonteCarloSetup, m: int
@@ -325,9 +341,12 @@ class DrawStreams:
         s = setup
         k, n = s.raw.shape
         noisy = self.noise.standard_normal((m, k, n))
+        z_dep = noisy[:, s.dep_slot, :].copy() if s.deprivations else None
         noisy *= s.sd
         noisy += s.raw
         np.maximum(noisy, s.floor[:, None], out=noisy)
+        if z_dep is not None:
+            self._swap_deprivation(s, noisy, z_dep)
         if s.alpha is None:
             w = np.broadcast_to(s.weights, (m, k)).copy()
         else:
@@ -340,6 +359,18 @@ class DrawStreams:
             (self.agg.random(m) * len(s.aggregators)).astype(np.int64), len(s.aggregators) - 1
         )
         return noisy, w, ni, ai
+
+    def _swap_deprivation(self, s: MonteCarloSetup, noisy: FloatArray, z: FloatArray) -> None:
+        """Put each draw's deprivation measure (same standard normal noise) in its slot."""
+        assert s.dep_raw is not None and s.dep_sd is not None and s.dep_floor is not None
+        c = len(s.deprivations)
+        di = np.minimum((self.dep.random(noisy.shape[0]) * c).astype(np.int64), c - 1)
+        for j in range(c):
+            mask = di == j
+            if mask.any():
+                vals = z[mask] * s.dep_sd[j] + s.dep_raw[j]
+                noisy[mask, s.dep_slot, :] = np.maximum(vals, s.dep_floor[j])
+        self.deprivation_drawn.append(di)
 
 
 def _column(frame: pd.DataFrame, name: str) -> FloatArray:

@@ -205,6 +205,9 @@ class RankUncertainty:
                 "aggregate": np.array(s.aggregators, dtype=object)[ai_all],
             }
         )
+        if s.deprivations:
+            drawn = np.concatenate(streams.deprivation_drawn)
+            choices["deprivation"] = np.array(s.deprivations, dtype=object)[drawn]
         for j, spec in enumerate(s.specs):
             choices[f"weight_{spec.name}"] = weights[:, j]
         self.choices_ = choices
@@ -215,6 +218,7 @@ class RankUncertainty:
             + [
                 f"uncertainty: {d} Monte Carlo draws, seed {ucfg.seed}, weight concentration "
                 f"{ucfg.weight_concentration:g}, normalisers {s.normalisers}, aggregators {s.aggregators}"
+                + (f", deprivation measures {list(s.deprivations)}" if s.deprivations else "")
             ]
         )
         return self
