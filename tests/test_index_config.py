@@ -33,7 +33,8 @@ def test_unknown_indicator_lists_known_ones() -> None:
     msg = str(exc.value)
     assert "index.indicators[0].name" in msg
     assert "unknown indicator 'heroin_seizures'" in msg
-    assert "drug_deaths_rate, imd_score, crime_score, ocu_rate" in msg
+    assert ("drug_deaths_rate, imd_score, income_score, employment_score, crime_score, ocu_rate"
+            in msg)
 
 
 def test_missing_direction_is_an_error() -> None:

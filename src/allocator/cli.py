@@ -211,6 +211,31 @@ def calibrate(run_dir: Path) -> None:
     click.echo(to_text(calibrate_run(run_dir)))
 
 
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--lookup", type=click.Path(dir_okay=False, path_type=Path), default=None, help="CSV grouping the LAs (code, group, optional share), e.g. Combating Drugs Partnerships or police force areas; default: by region.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the roll-up as CSV here (never overwritten) instead of printing it.")
+@common_options
+@friendly
+def rollup(run_dir: Path, lookup: Path | None, out: Path | None) -> None:
+    """Totals and pounds per head of RUN by region, or by the groups of a --lookup file."""
+    from .errors import OutputError
+    from .report.rollup import rollup_run
+
+    table = rollup_run(run_dir, lookup)
+    if out is None:
+        click.echo(table.to_string(index=False))
+        return
+    if out.exists():
+        raise OutputError(f"{out} exists; the roll-up never overwrites a file")
+    from .report.tables import write_csv
+
+    tmp = out.with_name(out.name + ".part")
+    write_csv(table, tmp)
+    tmp.replace(out)
+    click.echo(f"wrote {out}")
+
+
 @main.command("map")
 @click.option("--compare", nargs=2, type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, metavar="RUN_A RUN_B", help="Two run directories to compare.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("compare.html"), show_default=True, help="HTML file to write (never overwritten).")
