@@ -27,6 +27,7 @@ Pounds = Annotated[int, Field(strict=True, ge=0)]
 PositivePounds = Annotated[int, Field(strict=True, gt=0)]
 Basis = Literal["need_x_population", "population", "need_x_population_15_64", "equal"]
 Population = Literal["pop_all", "pop_15_64"]
+AppliesTo = Literal["each_stream", "total"]
 
 
 def year_key(year: str) -> str:
@@ -107,6 +108,10 @@ class FloorConfig(Sourced):
     caveat : str, optional
         A plain-English statement every output a person reads repeats while this floor is in
         force, e.g. that the amounts are an assumption until the real baseline is supplied.
+    applies_to : {"each_stream", "total"}
+        ``each_stream`` (default): every stream-year cell on its own. ``total``: the LA's total
+        over ``streams`` in each year (see :mod:`allocator.allocate.totals`); a ``file`` floor
+        then reads ``code`` and ``amount`` or ``total_<year>`` columns.
 
     Notes
     -----
@@ -122,8 +127,9 @@ class FloorConfig(Sourced):
     years: list[str] | None = None
     population: Population = "pop_all"
     caveat: str | None = Field(default=None, min_length=1)
+    applies_to: AppliesTo = "each_stream"
 
-    omit_when_default = frozenset({"caveat"})
+    omit_when_default = frozenset({"caveat", "applies_to"})
 
     @model_validator(mode="after")
     def _needs(self) -> FloorConfig:
@@ -146,17 +152,23 @@ class CapConfig(Sourced):
     streams, years : list of str, optional
         Scope; all when omitted.
     population : {"pop_all", "pop_15_64"}
+    applies_to : {"each_stream", "total"}
+        ``total``: the cap binds the LA's total over ``streams`` each year, and
+        ``share_of_stream`` is a share of those streams' combined budget that year.
 
     Notes
     -----
     Caps are rounded *down* to whole pounds before solving.
     """
 
+    omit_when_default = frozenset({"applies_to"})
+
     per_head: float | None = Field(default=None, gt=0)
     share_of_stream: float | None = Field(default=None, gt=0, le=1)
     streams: list[str] | None = None
     years: list[str] | None = None
     population: Population = "pop_all"
+    applies_to: AppliesTo = "each_stream"
 
     @model_validator(mode="after")
     def _needs(self) -> CapConfig:
@@ -186,13 +198,20 @@ class PaceConfig(Sourced):
         ``exempt`` (default): an LA entering a stream (its wave starts) is not held by
         ``max_growth``. ``from_zero``: its previous amount counts as £0, so ``max_growth``
         allows it nothing — usually a mistake, which presolve explains.
+    applies_to : {"each_stream", "total"}
+        ``total``: the rules bind each LA's total over ``streams`` from one year to the next,
+        once the LA has money in any of them in both years (an LA moving from one stream to
+        another keeps its total).
     """
+
+    omit_when_default = frozenset({"applies_to"})
 
     min_uplift: float | None = Field(default=None, gt=-1)
     max_growth: float | None = Field(default=None, ge=0)
     no_cash_cut: bool = False
     streams: list[str] | None = None
     entrants: Literal["exempt", "from_zero"] = "exempt"
+    applies_to: AppliesTo = "each_stream"
 
     @model_validator(mode="after")
     def _order(self) -> PaceConfig:
