@@ -91,7 +91,8 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> type[Rule]:
 
 
 def test_builtin_registry_order_and_groups() -> None:
-    assert [r.name for r in RULES] == ["eligibility", "floor", "cap", "lock", "budget", "pace"]
+    assert [r.name for r in RULES] == ["eligibility", "floor", "cap", "lock", "budget", "pace",
+                                      "floor_total", "cap_total", "pace_total"]
     p = AllocationProblem.from_config({**CFG, "floors": [{"kind": "fixed", "amount": 1000}]},
                                       areas())
     cfg, layout, groups = p._prepare(None)

@@ -89,8 +89,10 @@ def binding(layout: Layout, groups: Groups, x: np.ndarray, duals: dict[str, floa
         for k, bd in zip(g.cells.tolist(), g.values.tolist(), strict=True):
             if test(x[k], bd):
                 add(g.name, f"{g.name}{names[k][1:]}", k, float(x[k]), float(bd), float(rc[k]))
-    for g in groups.pace_rows:
-        act = g.activity(x)
+    for g in groups.rows:
+        if g.name == "budget" or g.sense == "==":
+            continue
+        act = g.activity(x) - g.rhs
         for r in np.flatnonzero(np.abs(act) <= BIND_TOL * np.maximum(1.0, 1e-6 * np.abs(x[g.owner]))
                                 ).tolist():
             k = int(g.owner[r])
@@ -117,7 +119,8 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
     after = after + trim
     lock_adj = np.where(locked, lock_v - after, 0.0)
     after = after + lock_adj
-    pace_groups = {g.name for g in groups.pace_rows} | {"pace_entry"}
+    pace_groups = ({g.name for g in groups.rows if g.name.startswith("pace_")}
+                   | {g.name for g in groups.bounds if g.name.startswith("pace_")})
     binds: dict[int, list[str]] = {}
     for cell, group in zip(bound["cell"].tolist(), bound["group"].tolist(), strict=True):
         if cell >= 0:

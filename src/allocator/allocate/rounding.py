@@ -15,6 +15,10 @@ still missing from the budget go one each to the cells with the largest fraction
   ``max_growth`` rule is kept at least ``ceil(floor / (1+g))`` (and under a minimum rule at most
   ``floor(cap / (1+u))``), so rounding this year down cannot make next year's bound unreachable.
 
+Rows on an LA's total over several streams (:mod:`.totals`) are kept the same way: the last of
+a row's cells to be rounded (rounding goes stream by stream, year by year) gets the whole-pound
+bound its already rounded cells leave it (:func:`.totals.round_bounds`).
+
 If the whole-pound bounds of a stream-year cannot add up to its budget (possible only when
 pace rules bind on almost every LA), :class:`~allocator.errors.InfeasibleError` says by how
 much.
@@ -30,6 +34,7 @@ from ..errors import InfeasibleError
 from .cells import Layout
 from .constraints import Groups
 from .exact import pace_bound
+from .totals import round_bounds
 
 
 def _apportion(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: int) -> np.ndarray:
@@ -78,6 +83,7 @@ def round_allocation(layout: Layout, groups: Groups, x: np.ndarray) -> np.ndarra
     out = np.zeros(layout.n_cells, dtype=np.int64)
     pace_now = [(g, g.owner, np.asarray(g.meta["prev"]), g.meta["ratio"])
                 for g in groups.pace_rows]
+    totals = [g.meta["total"] for g in groups.rows if "total" in g.meta]
     for s in range(len(layout.streams)):
         for y in range(len(layout.years)):
             cells = layout.block(s, y)
@@ -108,6 +114,7 @@ def round_allocation(layout: Layout, groups: Groups, x: np.ndarray) -> np.ndarra
                 else:
                     room = np.maximum(_divide(hi[now[mine]], f, up=False), c_lo[idx])
                     c_hi[idx] = np.minimum(c_hi[idx], room)
+            round_bounds(totals, out, cells, c_lo, c_hi)
             budget = int(layout.budget[s, y])
             label = f"{layout.streams[s]} {layout.years[y]}"
             if c_lo.sum() > budget or c_hi.sum() < budget:

@@ -173,7 +173,7 @@ class TotalBounds:
     values: np.ndarray
     raw: np.ndarray
     rows: TotalRows | None
-    orphans: list[tuple[int, int, float, str]]
+    orphans: list[tuple[int, int, int, float]]
     rule: str
 
 
@@ -224,7 +224,8 @@ def total_bounds(layout: Layout, items: list[FloorConfig] | list[CapConfig], kin
     Each block's streams form its group; blocks with the same group combine (largest floor,
     smallest cap). A floor on an LA x year with no open cell in its group is left out for
     ``fixed``/``per_head`` floors (the LA is not funded from these streams that year) and
-    reported in ``orphans`` for file floors (money promised where none can go).
+    reported in ``orphans`` (area, index of the block in ``items``, year, pounds) for file
+    floors (money promised where none can go).
     """
     up = kind == "floor"
     n = layout.n_cells
@@ -232,9 +233,9 @@ def total_bounds(layout: Layout, items: list[FloorConfig] | list[CapConfig], kin
     cell_whole = np.full(n, 0 if up else np.iinfo(np.int64).max, dtype=np.int64)
     cell_has = np.zeros(n, dtype=bool)
     rows: dict[tuple[tuple[int, ...], int, int], list] = {}
-    orphans: list[tuple[int, int, float, str]] = []
+    orphans: list[tuple[int, int, int, float]] = []  # (area, item index, year, pounds)
     words = []
-    for item in items:
+    for n_item, item in enumerate(items):
         group = _group(layout, item.streams)
         years = [y for y, name in enumerate(layout.years) if not item.years or name in item.years]
         raw, whole, rule = _amounts(layout, item, up, base_dir)
@@ -249,7 +250,7 @@ def total_bounds(layout: Layout, items: list[FloorConfig] | list[CapConfig], kin
                     continue
                 if cells.size == 0:
                     if up and isinstance(item, FloorConfig) and item.kind == "file":
-                        orphans.append((i, y, float(r), "+".join(layout.streams[s] for s in group)))
+                        orphans.append((i, n_item, y, float(r)))
                     continue
                 if cells.size == 1:
                     k = int(cells[0])

@@ -11,6 +11,9 @@ module            rule (``name``)               builds
 ``locks``         :class:`LockRule`             bound group ``lock`` (fix)
 ``budget``        :class:`BudgetRule`           rows ``budget_<stream>_<year>`` (==)
 ``pace``          :class:`PaceRule`             rows ``pace_*`` (two terms), bounds ``pace_entry``
+``totals``        :class:`FloorTotalRule`,      rows ``floor_total_*``, ``cap_total_*``,
+                  :class:`CapTotalRule`,        ``pace_total_*`` on an LA's total over a group
+                  :class:`PaceTotalRule`        of streams (``applies_to: total``)
 ================  ============================  =========================================
 
 :data:`RULES` is the ordered registry. :func:`~allocator.allocate.constraints.build_groups` asks
@@ -58,9 +61,11 @@ from .eligibility import EligibilityRule
 from .floors import FloorRule
 from .locks import LockRule
 from .pace import PaceRule
+from .totals import CapTotalRule, FloorTotalRule, PaceTotalRule
 
 #: The registry, in order: eligibility and the per-cell bounds first, then the rows.
-RULES: list[type[Rule]] = [EligibilityRule, FloorRule, CapRule, LockRule, BudgetRule, PaceRule]
+RULES: list[type[Rule]] = [EligibilityRule, FloorRule, CapRule, LockRule, BudgetRule, PaceRule,
+                           FloorTotalRule, CapTotalRule, PaceTotalRule]
 
 
 def register(rule: type[Rule], *, before: str | None = None) -> type[Rule]:
@@ -100,11 +105,14 @@ __all__ = [
     "BudgetRule",
     "Built",
     "CapRule",
+    "CapTotalRule",
     "EligibilityRule",
     "FloorRule",
+    "FloorTotalRule",
     "Issue",
     "LockRule",
     "PaceRule",
+    "PaceTotalRule",
     "RowGroup",
     "Rule",
     "default_rules",

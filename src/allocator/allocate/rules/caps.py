@@ -17,6 +17,7 @@ from ..cells import Layout
 from ..config import AllocationConfig, CapConfig
 from ..exact import floor_product
 from .base import BoundGroup, Built, Issue, Rule, in_scope, listing
+from .totals import with_total_bounds
 
 if TYPE_CHECKING:
     from ..constraints import Groups
@@ -67,7 +68,8 @@ class CapRule(Rule):
     def build(self, layout: Layout, config: AllocationConfig, base_dir: Path | None = None
               ) -> Built:
         """The ``cap`` bounds."""
-        return Built(bounds=(caps(layout, list(config.caps)),))
+        group = caps(layout, [c for c in config.caps if c.applies_to == "each_stream"])
+        return Built(bounds=(with_total_bounds(group, layout, config, "cap", base_dir),))
 
     def violations(self, layout: Layout, groups: Groups, x: np.ndarray) -> list[str]:
         """Each cell against its whole-pound cap (rounded down from the exact amount)."""

@@ -1,5 +1,9 @@
 """Floors: each cell at least the largest floor that applies (rounded up to whole pounds).
 
+A floor with ``applies_to: total`` binds an LA's total over its streams; where only one of those
+streams is open to the LA in a year, it is a bound on that cell and joins this group (the rows for
+the other LA x years are :mod:`.totals`).
+
 Kinds: ``fixed`` pounds, ``per_head`` pounds x population, or a ``file`` (``code`` and
 ``amount`` or ``<stream>_<year>`` columns, e.g. last year's allocation). Bound group ``floor``
 (kind ``lower``); presolve reports file floors on LAs that are not eligible
@@ -20,6 +24,7 @@ from ..cells import Layout
 from ..config import AllocationConfig, FloorConfig, year_key
 from ..exact import ceil_product
 from .base import BoundGroup, Built, Issue, Rule, in_scope, orphan_issues
+from .totals import with_total_bounds
 
 if TYPE_CHECKING:
     from ..constraints import Groups
@@ -142,8 +147,10 @@ class FloorRule(Rule):
     def build(self, layout: Layout, config: AllocationConfig, base_dir: Path | None = None
               ) -> Built:
         """The ``floor`` bounds and the floors on cells that are not eligible."""
-        res = floors(layout, list(config.floors), base_dir)
-        return Built(bounds=(res.group,), orphans=tuple(res.orphans))
+        res = floors(layout, [f for f in config.floors if f.applies_to == "each_stream"],
+                     base_dir)
+        group = with_total_bounds(res.group, layout, config, "floor", base_dir)
+        return Built(bounds=(group,), orphans=tuple(res.orphans))
 
     def violations(self, layout: Layout, groups: Groups, x: np.ndarray) -> list[str]:
         """Each cell against its whole-pound floor (rounded up from the exact amount)."""

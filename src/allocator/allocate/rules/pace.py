@@ -79,7 +79,7 @@ def pace(layout: Layout, config: AllocationConfig) -> tuple[list[RowGroup], Boun
         at £0.
     """
     p = config.pace
-    if p is None:
+    if p is None or p.applies_to == "total":  # totals: see .totals
         return [], empty_bounds("pace_entry", "upper", "")
     now, prev, entrants = _pairs(layout, p.streams)
     rows = []
