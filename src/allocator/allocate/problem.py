@@ -45,6 +45,8 @@ from .staged import staged_solve_matrix
 from .verify import verify_cells, verify_frame
 
 BUILDERS = {"vectorised": build_model, "loop": build_model_loop}
+#: Variable fixed at 1 that carries a stage objective's constant in the model files.
+OBJECTIVE_CONSTANT = "objective_constant"
 
 
 class AllocationProblem:
@@ -269,8 +271,12 @@ class AllocationProblem:
                     areas: pd.DataFrame | None = None) -> Path:
         """Write the exact model of ``stage`` as an LP (``.lp``) or MPS (``.mps``) file.
 
-        Stages after the first include their ``hold_*`` rows, so they need a solve first.
-        The content is deterministic (names sorted, coefficients to 12 significant digits).
+        Stages after the first include their ``hold_*`` rows (each earlier optimum plus the
+        slack it was held with), so they need a solve first; any LP solver then reproduces the
+        stage's optimum (:attr:`objective_values_`) within the tolerance the cross-check
+        states. The objective's constant is the coefficient of a variable
+        ``objective_constant`` fixed at 1. The content is deterministic (names sorted,
+        coefficients to 12 significant digits).
         """
         path = Path(path)
         if hasattr(self, "_result"):
@@ -288,6 +294,15 @@ class AllocationProblem:
         if not need <= set(holds):
             raise ConfigError(f"stage {stage!r} holds the optimum of {before}: call solve() first")
         prob = model.problem(stage, {k: holds[k] for k in sorted(need)})
+        const = float(prob.objective.constant)
+        if const:
+            # LP and MPS readers (GLPK's among them) take no constant in the objective: it
+            # multiplies a variable fixed at 1, so every solver reports the stage's own value
+            obj = prob.objective.copy()
+            obj.constant = 0.0
+            obj.addterm(prob.add_variable(OBJECTIVE_CONSTANT, 1, 1), const)
+            obj.name = prob.objective.name
+            prob.setObjective(obj)
         suffix = path.suffix.lower()
         if suffix == ".lp":
             prob.writeLP(str(path))

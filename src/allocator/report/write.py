@@ -92,7 +92,8 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             )
         if out_cfg.gpkg:
             write_gpkg(mframe, tmp / "allocation.gpkg")
-        result.problem.write_model(tmp / f"model.{out_cfg.model_format}")
+        for stage in result.problem.objective_values_:
+            result.problem.write_model(tmp / f"model_{stage}.{out_cfg.model_format}", stage)
         if out_cfg.map or out_cfg.static_maps:
             from .map import MapMeta
 
