@@ -197,12 +197,13 @@ def test_cycle_check_passes_an_acyclic_package(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- heavy imports
-#: Libraries a run pays for only when it uses them: rasters, Sobol', the cold data build
-#: (scipy.optimize, scipy.stats), the writers (map, static figures, workbook), PCA weighting,
-#: progress bars. (scipy.sparse is not listed: every run builds its LP with it.)
+#: Libraries a run pays for only when it uses them: rasters, the cold data build
+#: (scipy.optimize, scipy.stats), SALib's own estimator (count_indices_, on request), the
+#: writers (map, static figures, workbook), PCA weighting, progress bars. Not listed: scipy.sparse
+#: (every run builds its LP with it) and scipy.special (the Sobol' inputs' quantile functions).
 HEAVY = [
-    "rasterio", "SALib", "scipy.stats", "scipy.optimize", "scipy.special", "scipy.ndimage",
-    "scipy.spatial", "sklearn", "matplotlib", "folium", "branca", "openpyxl", "tqdm",
+    "rasterio", "SALib", "scipy.stats", "scipy.optimize", "scipy.ndimage", "scipy.spatial",
+    "sklearn", "matplotlib", "folium", "branca", "openpyxl", "tqdm",
 ]
 
 _PROBE = """
@@ -212,14 +213,15 @@ import pandas as pd
 {extra}
 import allocator.cli, allocator.pipeline, allocator.replay
 from allocator.config import load_config
-from allocator.index import NeedIndex, UncertaintyConfig, index_table
-from allocator.montecarlo import RankUncertainty
+from allocator.index import NeedIndex, SensitivityConfig, UncertaintyConfig, index_table
+from allocator.montecarlo import RankUncertainty, WaveSensitivity
 from allocator.waves import Waves
 load_config(sys.argv[1])
 frame = pd.read_csv(sys.argv[2], dtype={{"drug_deaths_flag": str, "imd_flag": str, "crime_flag": str}})
 need = NeedIndex().fit(frame)
 waves = Waves().fit(need)
 unc = RankUncertainty(None, UncertaintyConfig(seed=1, draws=50), progress=False).fit(frame)
+WaveSensitivity(None, UncertaintyConfig(seed=1), None, SensitivityConfig(samples=16)).fit(frame)
 index_table(frame, need, waves, unc)
 heavy = {heavy!r}
 print(json.dumps(sorted(m for m in sys.modules
@@ -228,7 +230,8 @@ print(json.dumps(sorted(m for m in sys.modules
 
 
 def _heavy_loaded(extra: str = "") -> list[str]:
-    """Heavy modules loaded by configuring a run, the index, the waves and the Monte Carlo."""
+    """Heavy modules loaded by configuring a run, the index, the waves, the Monte Carlo and the
+    Sobol' attribution."""
     code = _PROBE.format(extra=extra, heavy=HEAVY)
     proc = subprocess.run(
         [sys.executable, "-c", code, str(ROOT / "configs" / "ssmtrg-2022-25.yaml"),

@@ -120,3 +120,16 @@ def test_threads_do_not_change_results() -> None:
     pd.testing.assert_frame_equal(one.choices_, two.choices_)
     with pytest.raises(ValueError, match="n_jobs"):
         RankUncertainty(None, ucfg, None, n_jobs=0).fit(areas())
+
+
+@pytest.mark.parametrize(("d", "n", "seed"), [(1, 1, 0), (1, 8, 1), (3, 32, 2), (40, 256, 3),
+                                              (922, 64, 4), (300, 2, 5)])
+def test_scrambled_sobol_equals_scipy(d: int, n: int, seed: int) -> None:
+    from scipy.stats import qmc
+
+    from allocator.montecarlo.sobol import scrambled_sobol
+
+    expected = qmc.Sobol(d=d, scramble=True, seed=np.random.default_rng(seed)).random(n)
+    np.testing.assert_array_equal(scrambled_sobol(d, n, np.random.default_rng(seed)), expected)
+    other = scrambled_sobol(d, n, np.random.default_rng(seed + 100))
+    assert n == 1 and d == 1 or not np.array_equal(other, expected)

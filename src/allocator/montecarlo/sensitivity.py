@@ -56,7 +56,6 @@ membership (``la_indices_``) come from the same runs at no extra cost.
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -73,12 +72,17 @@ from .draws import (
     evaluate_blocks,
     monte_carlo_setup,
 )
-from .sobol import EPS, Factor, multivariate_indices, saltelli_design, split_runs
+from .sobol import (
+    EPS,
+    Factor,
+    count_table,
+    factor_table,
+    multivariate_indices,
+    saltelli_design,
+    split_runs,
+)
 
 FloatArray = NDArray[np.float64]
-
-INDEX_COLUMNS = ["factor", "varied", "S1", "S1_conf", "ST", "ST_conf"]
-
 
 class WaveSensitivity:
     """Sobol' attribution of wave-1 membership to the uncertain modelling choices.
@@ -231,8 +235,7 @@ class WaveSensitivity:
         DataError
             As :meth:`NeedIndex.fit`.
         """
-        from SALib.analyze import sobol as sobol_analyze
-        from scipy.stats import norm
+        from scipy import special
 
         ucfg = self.uncertainty_config
         if ucfg is None:
@@ -273,16 +276,10 @@ class WaveSensitivity:
         published = assign_from_ranks(index.rank_.to_numpy(), s.sizes, s.locked, s.allowed) == 0
         member = (waves == 0).reshape(big_n, g + 2, n)
         r = np.random.default_rng(boot_seed).integers(big_n, size=(big_n, scfg.num_resamples))
-        zq = float(norm.ppf(0.5 + scfg.conf_level / 2))
+        zq = float(special.ndtri(0.5 + scfg.conf_level / 2))  # the normal quantile (norm.ppf)
 
         def table(s1: FloatArray, s1c: FloatArray, st: FloatArray, stc: FloatArray) -> pd.DataFrame:
-            vals = dict(
-                zip([f.name for f in varied], zip(s1, s1c, st, stc, strict=True), strict=True)
-            )
-            rows = [[f.name, f.varied, *vals.get(f.name, (0.0, 0.0, 0.0, 0.0))] for f in factors]
-            out = pd.DataFrame(rows, columns=INDEX_COLUMNS)
-            out[INDEX_COLUMNS[2:]] = out[INDEX_COLUMNS[2:]].astype(float)
-            return out
+            return factor_table(factors, s1, s1c, st, stc)
 
         # headline: wave-1 membership (multivariate)
         s1, s1c, st, stc, total = multivariate_indices(member, g, r, zq)
@@ -307,25 +304,9 @@ class WaveSensitivity:
         # scalar: number of LAs whose wave-1 membership differs from the published waves
         count = (member != published).sum(axis=2).astype(float)  # (N, G + 2)
         self.published_moved_ = float(np.r_[count[:, 0], count[:, -1]].mean())
-        if np.ptp(count) == 0:
-            self.count_indices_ = table(*(np.zeros(g),) * 4)
-        else:
-            problem = {
-                "num_vars": g,
-                "names": [f.name for f in varied],
-                "bounds": [[0.0, 1.0]] * g,
-            }
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # constant bootstrap resamples
-                res = sobol_analyze.analyze(
-                    problem,
-                    count.reshape(-1),
-                    calc_second_order=False,
-                    num_resamples=scfg.num_resamples,
-                    conf_level=scfg.conf_level,
-                    seed=boot_seed,
-                )
-            self.count_indices_ = table(res["S1"], res["S1_conf"], res["ST"], res["ST_conf"])
+        # analysed on first use of count_indices_ (SALib and scipy.stats load only then)
+        self._count = (count, factors, scfg.num_resamples, scfg.conf_level, boot_seed)
+        self._count_indices: pd.DataFrame | None = None
 
         # per LA: total-order indices of wave-1 membership where it varies
         self.la_indices_ = self._la_table(index, member, published, g, varied, ucfg)
@@ -347,6 +328,22 @@ class WaveSensitivity:
             ]
         )
         return self
+
+    @property
+    def count_indices_(self) -> pd.DataFrame:
+        """Sobol' indices of the number of LAs whose wave-1 membership differs from the published
+        waves, from :func:`SALib.analyze.sobol.analyze` (computed on first access).
+
+        Raises
+        ------
+        AttributeError
+            Before :meth:`fit`.
+        """
+        if "_count" not in vars(self):
+            raise AttributeError("count_indices_ is available after fit()")
+        if self._count_indices is None:
+            self._count_indices = count_table(*self._count)
+        return self._count_indices
 
     @staticmethod
     def _la_table(
@@ -378,3 +375,4 @@ class WaveSensitivity:
         for j, f in enumerate(varied):
             out[f"ST {f.name}"] = np.where(keep, 0.5 * ((a - ab[j]) ** 2).mean(axis=0) / safe, 0.0)
         return out[keep].sort_values("rank")
+

@@ -9,12 +9,21 @@ al. 2013). Both are checked against SALib in the tests.
 
 from __future__ import annotations
 
+import importlib.resources
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+
+#: Columns of an index table: one row per factor.
+INDEX_COLUMNS = ["factor", "varied", "S1", "S1_conf", "ST", "ST_conf"]
+
+#: Bits of the Sobol' integers (as scipy.stats.qmc.Sobol's default).
+SOBOL_BITS = 30
 
 #: Uniforms are kept this far from 0 and 1 before quantile functions (scrambled Sobol' points
 #: can be exactly 0).
@@ -54,10 +63,8 @@ def saltelli_design(widths: list[int], n: int, rng: np.random.Generator) -> Floa
     ``SALib.sample.sobol.sample(problem, n, calc_second_order=False, seed=rng)`` for a problem
     with unit bounds and these groups (in this order).
     """
-    from scipy.stats import qmc
-
     d = int(sum(widths))
-    base = qmc.Sobol(d=2 * d, scramble=True, seed=rng).random(n)
+    base = scrambled_sobol(2 * d, n, rng)
     a, b = base[:, :d], base[:, d:]
     out = np.empty((n, len(widths) + 2, d))
     out[:, 0] = a
@@ -125,3 +132,112 @@ def multivariate_indices(
     s1_b = (counts @ s1_rows.T) / n / safe[:, None]  # (R, G)
     st_b = (counts @ st_rows.T) / n / safe[:, None]
     return s1, z * s1_b.std(axis=0, ddof=1), st, z * st_b.std(axis=0, ddof=1), total
+
+
+def _direction_numbers(d: int) -> tuple[NDArray[np.int64], NDArray[np.uint64]] | None:
+    """Joe and Kuo's direction numbers as scipy ships them (``poly``, ``vinit``), or None."""
+    path = importlib.resources.files("scipy").joinpath("stats/_sobol_direction_numbers.npz")
+    if not path.is_file():
+        return None
+    with importlib.resources.as_file(path) as f, np.load(f) as dns:
+        return dns["poly"][:d].astype(np.int64), dns["vinit"][:d].astype(np.uint64)
+
+
+def _direction_matrix(poly: NDArray[np.int64], vinit: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """Direction integers ``(d, bits)`` (Bratley and Fox 1988, section 2), vectorised over d."""
+    d, bits = len(poly), SOBOL_BITS
+    degree = np.array([int(p).bit_length() - 1 for p in poly])
+    degree[0] = 0
+    v = np.zeros((d, bits), dtype=np.uint64)
+    v[:, : vinit.shape[1]] = np.where(np.arange(vinit.shape[1]) < degree[:, None], vinit, 0)
+    v[0] = 1
+    rows = np.arange(d)
+    for j in range(1, bits):
+        todo = (rows > 0) & (j >= degree)
+        if not todo.any():
+            continue
+        r, m, p = rows[todo], degree[todo], poly[todo]
+        new = v[r, j - m].copy()
+        for i in range(int(m.max())):
+            use = (i < m) & (((p >> np.maximum(m - 1 - i, 0)) & 1) == 1)
+            new ^= np.where(use, v[r, max(j - i - 1, 0)] << np.uint64(i + 1), np.uint64(0))
+        v[r, j] = new
+    return v << (bits - 1 - np.arange(bits)).astype(np.uint64)
+
+
+def scrambled_sobol(d: int, n: int, rng: np.random.Generator) -> FloatArray:
+    """``n`` points of a scrambled Sobol' sequence in ``d`` dimensions, shape ``(n, d)``.
+
+    The same numbers as ``scipy.stats.qmc.Sobol(d, scramble=True, seed=rng).random(n)``
+    (checked in the tests): Joe and Kuo's direction numbers, a linear matrix scramble and a
+    digital shift drawn from a child of ``rng``'s seed sequence, points in Gray-code order.
+    Built with numpy so the run does not import ``scipy.stats`` (two thirds of a second) for it;
+    falls back to scipy when its direction-number file is not where scipy keeps it.
+
+    Raises
+    ------
+    ValueError
+        If ``d`` or ``n`` is below 1.
+    """
+    if d < 1 or n < 1:
+        raise ValueError(f"d and n must be at least 1, got d={d}, n={n}")
+    numbers = _direction_numbers(d)
+    if numbers is None:  # pragma: no cover - depends on how scipy is installed
+        from scipy.stats import qmc
+
+        return qmc.Sobol(d=d, scramble=True, seed=rng).random(n)
+    bits = SOBOL_BITS
+    sv = _direction_matrix(*numbers)
+    bg = rng.bit_generator
+    child = np.random.Generator(type(bg)(bg.seed_seq.spawn(1)[0]))
+    powers = np.uint64(1) << np.arange(bits, dtype=np.uint64)
+    shift = child.integers(0, 2, size=(d, bits), dtype=np.uint32).astype(np.uint64) @ powers
+    ltm = np.tril(child.integers(0, 2, size=(d, bits, bits), dtype=np.uint32)).astype(np.int64)
+    ltm[:, np.arange(bits), np.arange(bits)] = 1
+    # linear matrix scramble over GF(2): output bit (bits-1-p) of each direction integer is the
+    # parity of (row p of the lower-triangular matrix, read MSB first) AND the integer
+    digits = ((sv[:, :, None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)).astype(np.int64)
+    parity = np.einsum("dpk,djk->djp", ltm[:, :, ::-1], digits) & 1
+    sv = (parity.astype(np.uint64) * powers[::-1]).sum(axis=2, dtype=np.uint64)
+    points = np.empty((n, d), dtype=np.uint64)
+    points[0] = shift
+    if n > 1:
+        i = np.arange(n - 1, dtype=np.int64)
+        lowest_zero = np.log2(~i & (i + 1)).astype(np.int64)  # Gray-code column of step i
+        points[1:] = np.bitwise_xor.accumulate(sv[:, lowest_zero].T, axis=0) ^ shift
+    return points * (1.0 / 2**bits)
+
+def factor_table(
+    factors: list[Factor], s1: FloatArray, s1c: FloatArray, st: FloatArray, stc: FloatArray
+) -> pd.DataFrame:
+    """One row per factor (fixed factors get zeros) from the varied factors' indices."""
+    varied = [f.name for f in factors if f.varied]
+    vals = dict(zip(varied, zip(s1, s1c, st, stc, strict=True), strict=True))
+    rows = [[f.name, f.varied, *vals.get(f.name, (0.0, 0.0, 0.0, 0.0))] for f in factors]
+    out = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+    out[INDEX_COLUMNS[2:]] = out[INDEX_COLUMNS[2:]].astype(float)
+    return out
+
+
+def count_table(
+    count: FloatArray, factors: list[Factor], num_resamples: int, conf_level: float, seed: int
+) -> pd.DataFrame:
+    """:func:`SALib.analyze.sobol.analyze` of the per-run counts ``(N, G + 2)``."""
+    varied = [f.name for f in factors if f.varied]
+    g = len(varied)
+    if np.ptp(count) == 0:
+        return factor_table(factors, *(np.zeros(g),) * 4)
+    from SALib.analyze import sobol as sobol_analyze
+
+    problem = {"num_vars": g, "names": varied, "bounds": [[0.0, 1.0]] * g}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # constant bootstrap resamples
+        res = sobol_analyze.analyze(
+            problem,
+            count.reshape(-1),
+            calc_second_order=False,
+            num_resamples=num_resamples,
+            conf_level=conf_level,
+            seed=seed,
+        )
+    return factor_table(factors, res["S1"], res["S1_conf"], res["ST"], res["ST_conf"])
