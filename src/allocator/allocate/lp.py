@@ -15,15 +15,18 @@ upper bounds that misses a budget by a rounding error of 1e-6 pounds is reported
 (HiGHS itself warns of a 1e16 ratio). HiGHS's guidance is to make values of order one, so
 :meth:`MatrixLP.scaled` solves in units chosen per column and row:
 
-* every cell's money is measured in units of its own stream-year budget (the budget row of
-  each stream-year becomes ``sum x' = 1``; bounds become shares), ``z`` is already a ratio;
-* every row is then divided by its largest coefficient (rows have coefficients of 1);
+* every cell's money is measured in units of its own size, ``max(target, pro-rata amount,
+  £1)`` (:func:`cell_units`), so every variable's value and bounds are of order one;
+* every row is then divided by its largest coefficient;
 * every stage's cost vector is divided by its largest coefficient.
 
-Feasibility is then judged to 1e-7 of each stream-year's budget (a tenth of a penny on £1m,
-£1,000 on £10bn, always far inside the whole-pound rounding that follows), and the solution
-is converted back to pounds before rounding. :class:`Scaling` keeps the factors so duals,
-reduced costs and objective values come back in pounds.
+Feasibility is then judged to the solver's tolerance (:data:`.staged.TOLERANCE`, 1e-9) of each
+cell's size and of the largest cell in each row (10p on a £100m cell, never near a whole
+pound), values come back to about that accuracy even through CBC's 8-digit solution
+file, and the solution is converted back to pounds before rounding. (Units of the stream-year
+budget, tried first, left CBC's values only as accurate as 8 digits of the budget: £50 on £10bn.)
+:class:`Scaling` keeps the factors so duals, reduced costs and objective values come back in
+pounds.
 """
 
 from __future__ import annotations
@@ -140,9 +143,10 @@ class Scaling:
         return self.objective[stage] * np.asarray(d_scaled, dtype=float) / self.col
 
 
-def cell_units(layout: Layout) -> np.ndarray:
-    """Pounds per solver unit of each cell: its stream-year budget."""
-    return layout.budget[layout.stream, layout.year].astype(float)
+def cell_units(layout: Layout, scaled: np.ndarray | None = None) -> np.ndarray:
+    """Pounds per solver unit of each cell: its own size, ``max(target, pro-rata amount, £1)``."""
+    size = layout.target if scaled is None else np.maximum(layout.target, scaled)
+    return np.maximum(size, 1.0)
 
 
 def build_matrix(layout: Layout, groups: Groups, objective: ObjectiveConfig,

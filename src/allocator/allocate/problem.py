@@ -328,7 +328,7 @@ class AllocationProblem:
                 name: str, shortcut: bool = True) -> SolveResult:
         """Staged solve with ``name`` (HiGHS or CBC) on the scaled sparse model ``lp``."""
         breaks = (np.minimum(layout.target, scaled.value), np.maximum(layout.target, scaled.value))
-        return staged_solve_matrix(lp, cell_units(layout), cfg.solver, name,
+        return staged_solve_matrix(lp, cell_units(layout, scaled.value), cfg.solver, name,
                                    scaled_targets=scaled.value, breaks=breaks, shortcut=shortcut)
 
     def _run_checked(self, layout: Layout, groups: Groups, cfg: AllocationConfig,
