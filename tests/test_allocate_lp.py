@@ -97,3 +97,21 @@ def test_loop_builder_is_the_same_model_and_scaling_is_the_same_lp(setup) -> Non
                             lp.objective(stage, x), rel_tol=1e-12, abs_tol=1e-6)
     big = np.abs(work.a).max(axis=1).toarray().ravel() if work.a.nnz else np.zeros(0)
     assert np.allclose(big[big > 0], 1.0)
+
+
+def test_polish_restores_the_vertex_from_8_digits_and_refuses_a_non_vertex() -> None:
+    import scipy.sparse as sp
+
+    from allocator.allocate.polish import polish
+
+    # x0 + x1 + x2 == 1, x0 - 3 x1 >= 0, x2 <= 0.25: vertex (9/16, 3/16, 1/4)
+    a = sp.csr_matrix(np.array([[1.0, 1.0, 1.0], [1.0, -3.0, 0.0]]))
+    lo_r, up_r = np.array([1.0, 0.0]), np.array([1.0, math.inf])
+    lo_c, up_c = np.zeros(3), np.array([math.inf, math.inf, 0.25])
+    read = np.array([float(f"{v:.8g}") for v in (9 / 16 + 3e-9, 3 / 16 - 2e-9, 0.25)])
+    x, ok = polish(a, lo_r, up_r, lo_c, up_c, read)
+    assert ok and x.tolist() == [9 / 16, 3 / 16, 0.25]
+    # off the vertex (x2 strictly inside its bounds, row 2 slack): two free values, one row
+    inside = np.array([0.5, 0.1, 0.4])
+    x, ok = polish(a, lo_r, up_r, lo_c, np.array([math.inf, math.inf, 1.0]), inside)
+    assert not ok and x.tolist() == inside.tolist()

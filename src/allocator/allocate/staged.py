@@ -24,10 +24,12 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import SolverError
 from .config import SolverConfig
 from .lp import PARTS, MatrixLP
+from .polish import polish
 from .quiet import QuietCBC, new_highs
 from .solve import (
     HOLD_MONEY,
@@ -135,7 +137,8 @@ class CbcBackend:
     """The same scaled arrays as a PuLP problem, solved by PuLP's CBC."""
 
     #: Relative precision of the objective read back from CBC's solution file (about 8
-    #: significant digits): a hold row allows this much of the objective's size on top.
+    #: significant digits) when :func:`.polish.polish` cannot restore the vertex: a hold row
+    #: allows this much of the objective's size on top.
     precision = 1e-7
     #: Least hold slack in scaled objective units (10 x the solver tolerance).
     hold_scaled = 1e-8
@@ -153,7 +156,9 @@ class CbcBackend:
         cols = np.empty(lp.n_cols, dtype=object)
         cols[:] = [prob.add_variable(f"c{j}", a, b) for j, (a, b) in enumerate(zip(lo, up,
                                                                                    strict=True))]
-        self.cols, self.rows = cols, []
+        self.cols, self.rows, self.lp = cols, [], lp
+        self.holds: list[tuple[np.ndarray, float]] = []
+        self.polished = True
         a = lp.a
         for r in range(a.shape[0]):
             sl = slice(a.indptr[r], a.indptr[r + 1])
@@ -187,6 +192,13 @@ class CbcBackend:
             raise SolverError(f"CBC failed in the {stage} stage: {exc}") from None
         check_status(self.prob, "cbc", stage)
         x = np.array([v.varValue or 0.0 for v in self.cols])
+        lp = self.lp
+        a, lo, up = lp.a, lp.row_lower, lp.row_upper
+        if self.holds:
+            a = sp.vstack([a, sp.csr_matrix(np.array([c for c, _ in self.holds]))], format="csr")
+            lo = np.concatenate([lo, np.full(len(self.holds), -np.inf)])
+            up = np.concatenate([up, [r for _, r in self.holds]])
+        x, self.polished = polish(a, lo, up, lp.col_lower, lp.col_upper, x)
         y = np.array([c.pi or 0.0 for c in self.rows])
         d = np.array([v.dj or 0.0 for v in self.cols])
         return x, y, d
@@ -194,6 +206,7 @@ class CbcBackend:
     def hold(self, name: str, cost: np.ndarray, rhs: float) -> None:
         """Add the row ``cost . x <= rhs``."""
         pulp = self._pulp
+        self.holds.append((cost, rhs))
         self.prob.addConstraint(pulp.LpConstraint(self._expr(cost), pulp.LpConstraintLE, name,
                                                   rhs))
 
@@ -300,7 +313,8 @@ def staged_solve_matrix(lp: MatrixLP, units: np.ndarray, config: SolverConfig,
         if stage != "fairness":
             biggest = float(np.max(np.abs(lp.costs[stage][0]), initial=0.0))
             tol = max(tol, HOLD_MONEY * money * biggest)
-        read = backend.precision * abs(float(c_s @ x_s))
+        read = (0.0 if getattr(backend, "polished", True) else backend.precision) \
+            * abs(float(c_s @ x_s))
         tol = max(tol, (backend.hold_scaled + read) * scale.objective[stage])
         hold_rhs[f"hold_{stage}"] = opt + tol
         backend.hold(f"hold_{stage}", c_s, (opt + tol) / scale.objective[stage] - c0_s)
