@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -248,7 +249,9 @@ def test_missing_cbc_is_a_solver_error_that_says_what_to_do(no_cbc):
 
 
 def test_missing_highs_is_a_solver_error_that_says_what_to_do(monkeypatch):
+    # HiGHS is called directly through highspy (and through PuLP for model files): neither
     monkeypatch.setattr(pulp.HiGHS, "available", lambda self: False)
+    monkeypatch.setitem(sys.modules, "highspy", None)
     cfg = {"streams": {"c": {"budget": {"2022-23": 1_000_000}}}}
     with pytest.raises(SolverError) as exc:
         AllocationProblem.from_config(cfg, _areas(), explain_marginal=False).solve()

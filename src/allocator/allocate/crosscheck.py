@@ -26,6 +26,7 @@ per stage.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ from .cells import Layout
 from .constraints import Groups
 from .lp import MatrixLP
 from .rounding import round_allocation
-from .solve import HOLD_MONEY, SOLVER_LABEL, SolveResult
+from .solve import HOLD_MONEY, SOLVER_LABEL, SolveResult, SolverInfeasible
 from .verify import check_cells
 
 #: Relative part of the objective tolerance (the default ``solver.hold_tolerance``).
@@ -225,6 +226,39 @@ def cross_check(layout: Layout, groups: Groups, lp: MatrixLP, primary: SolveResu
                                int(tols["cells"]), context)
 
 
+def solve_checked(solve: Callable[[str, bool], SolveResult], name: str,
+                  other_name: str | None, context: str = ""
+                  ) -> tuple[SolveResult, SolveResult | None]:
+    """The primary staged solve and, with a second solver, the second's (no shortcut).
+
+    ``solve(name, shortcut)`` runs one solver's staged solve of the model. When one solver
+    proves a stage infeasible and the other solves it, :class:`SolverError` says so
+    (:func:`feasibility_disagreement`); when both prove it infeasible, the primary's
+    :class:`SolverInfeasible` is raised as without a cross-check.
+    """
+    if other_name == name:
+        other_name = None
+    try:
+        result = solve(name, True)
+    except SolverInfeasible as exc:
+        if other_name is not None:
+            try:
+                other = solve(other_name, False)
+            except SolverInfeasible:
+                raise exc from None
+            raise feasibility_disagreement(name, other_name, exc.stage,
+                                           other.objectives.get(exc.stage), context) from None
+        raise
+    if other_name is None:
+        return result, None
+    try:
+        other = solve(other_name, False)
+    except SolverInfeasible as exc:
+        raise feasibility_disagreement(other_name, name, exc.stage,
+                                       result.objectives.get(exc.stage), context) from None
+    return result, other
+
+
 def feasibility_disagreement(infeasible: str, solved: str, stage: str, objective: float | None,
                              context: str = "") -> SolverError:
     """The error when one solver proves a stage infeasible and the other solves it."""
@@ -281,4 +315,4 @@ def describe(summary: dict[str, Any]) -> list[str]:
 
 __all__ = ["MAX_CELL_DIFF", "OBJECTIVE_RTOL", "StageRecord", "cell_tolerance", "compare_cells", "cross_check",
            "compare_objectives", "describe", "feasibility_disagreement", "objective_scales",
-           "objective_tolerance", "stage_records"]
+           "objective_tolerance", "solve_checked", "stage_records"]

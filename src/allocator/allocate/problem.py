@@ -32,7 +32,7 @@ from .config import (
     year_key,
 )
 from .constraints import Groups, build_groups
-from .crosscheck import StageRecord, cross_check, feasibility_disagreement, label, stage_records
+from .crosscheck import StageRecord, cross_check, label, solve_checked, stage_records
 from .elastic import explain_infeasible
 from .explain import binding, shadow_words, waterfall
 from .lp import MatrixLP, build_matrix, cell_units
@@ -334,36 +334,12 @@ class AllocationProblem:
     def _run_checked(self, layout: Layout, groups: Groups, cfg: AllocationConfig,
                      scaled: ProRata, context: str = ""
                      ) -> tuple[MatrixLP, SolveResult, SolveResult | None]:
-        """The primary staged solve and, with ``solver.cross_check``, the second solver's.
-
-        Both solve the same model; the second solves every stage itself (no shortcut). When
-        one proves a stage infeasible and the other solves it, :class:`SolverError` says so;
-        when both prove it infeasible, :class:`SolverInfeasible` is raised as without a
-        cross-check.
-        """
+        """The primary staged solve and, with ``solver.cross_check``, the second solver's,
+        both on the same model (see :func:`.crosscheck.solve_checked`)."""
         lp = build_matrix(layout, groups, cfg.objective, scaled.value)
-        name, other_name = cfg.solver.name, cfg.solver.cross_check
-        if other_name == name:
-            other_name = None
-        try:
-            result = self._stages(lp, layout, cfg, scaled, name)
-        except SolverInfeasible as exc:
-            if other_name is not None:
-                try:
-                    other = self._stages(lp, layout, cfg, scaled, other_name, shortcut=False)
-                except SolverInfeasible:
-                    raise exc from None
-                raise feasibility_disagreement(name, other_name, exc.stage,
-                                               other.objectives.get(exc.stage),
-                                               context) from None
-            raise
-        if other_name is None:
-            return lp, result, None
-        try:
-            other = self._stages(lp, layout, cfg, scaled, other_name, shortcut=False)
-        except SolverInfeasible as exc:
-            raise feasibility_disagreement(other_name, name, exc.stage,
-                                           result.objectives.get(exc.stage), context) from None
+        result, other = solve_checked(
+            lambda name, shortcut: self._stages(lp, layout, cfg, scaled, name, shortcut),
+            cfg.solver.name, cfg.solver.cross_check, context)
         return lp, result, other
 
     @staticmethod
