@@ -21,6 +21,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from .columns import total_column
 from .config import RunConfig
 from .data import AreaData, load_areas
 from .errors import ConfigError, OutputError
@@ -87,7 +88,7 @@ class RunResult:
         """One line per year: the totals, so a user sees the budgets were met."""
         parts = []
         for y in self.years:
-            col = f"total_{y.replace('-', '_')}"
+            col = total_column(y)
             parts.append(f"{y} £{int(self.allocation[col].sum()):,}")
         waves = self.allocation["wave"].value_counts().sort_index()
         sizes = "/".join(str(int(v)) for v in waves.to_numpy())

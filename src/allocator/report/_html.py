@@ -79,43 +79,54 @@ def leaflet_assets() -> tuple[str, str]:
 
 
 PAGE_CSS = """
-html, body { height: 100%; margin: 0; padding: 0; }
-body { display: flex; flex-direction: column; font-family: Arial, Helvetica, sans-serif;
-       color: #1b1b1b; background: #fff; }
-.alloc-head { padding: 6px 12px 4px 12px; border-bottom: 1px solid #bbb; flex: 0 0 auto; }
-.alloc-head h1 { font-size: 1.15rem; margin: 0; }
-.alloc-head .alloc-sub { font-size: 0.85rem; margin: 2px 0 0 0; color: #333; }
-.alloc-head .alloc-warn { font-size: 0.85rem; margin: 3px 0 0 0; color: #8a1c00; font-weight: bold; }
-.folium-map { flex: 1 1 auto; height: auto !important; min-height: 320px; background: #f2f5f7; }
-.alloc-foot { flex: 0 0 auto; font-size: 0.72rem; line-height: 1.3; padding: 4px 12px 6px 12px;
-              border-top: 1px solid #bbb; color: #333; max-height: 22vh; overflow: auto; }
-.alloc-foot p { margin: 1px 0; }
-.alloc-foot .alloc-note { color: #8a1c00; font-weight: bold; }
-.alloc-foot code { font-size: 0.7rem; }
-.alloc-legend { background: rgba(255,255,255,0.95); padding: 6px 8px; border-radius: 4px;
-                box-shadow: 0 0 6px rgba(0,0,0,0.3); font-size: 0.78rem; line-height: 1.35;
-                max-width: 260px; }
-.alloc-legend .lg-title { font-weight: bold; margin-bottom: 3px; }
-.alloc-legend .lg-note { color: #444; margin-top: 3px; font-size: 0.72rem; }
+html, body { height: 100%; margin: 0; padding: 0; overflow: hidden; }
+body { font-family: Arial, Helvetica, sans-serif; color: #1b1b1b; background: #fff; }
+.folium-map { position: fixed !important; top: 0; left: 0; right: 0; bottom: 0;
+              width: 100% !important; height: 100% !important; background: #eef2f5; }
+.alloc-head { position: fixed; top: 10px; left: 56px; z-index: 1000; max-width: min(470px, 38vw);
+              background: #fff; padding: 6px 10px; border-radius: 4px;
+              box-shadow: 0 1px 5px rgba(0,0,0,0.35); font-size: 0.8rem; line-height: 1.3; }
+.alloc-head h1 { font-size: 1.02rem; margin: 0; }
+.alloc-head .alloc-sub { margin: 2px 0 0 0; color: #333; }
+.alloc-head .alloc-warn { margin: 2px 0 0 0; color: #1b1b1b; }
+.alloc-about summary { cursor: pointer; margin-top: 3px; color: #1d5fa8; }
+.alloc-about[open] { max-height: 62vh; overflow: auto; }
+.alloc-foot { font-size: 0.74rem; line-height: 1.3; color: #333; }
+.alloc-foot p { margin: 3px 0; }
+.alloc-foot ul { margin: 2px 0 2px 16px; padding: 0; }
+.alloc-foot code { font-size: 0.7rem; word-break: break-all; }
+.alloc-legend { background: #fff; padding: 6px 8px; border-radius: 4px;
+                box-shadow: 0 1px 5px rgba(0,0,0,0.35); font-size: 0.78rem; line-height: 1.35;
+                max-width: 270px; }
+.alloc-legend .lg-title { font-weight: bold; margin-bottom: 3px; white-space: normal; }
+.alloc-legend .lg-note { color: #444; margin-top: 3px; font-size: 0.72rem; white-space: normal; }
 .alloc-legend .lg-row { white-space: nowrap; }
 .alloc-legend i.sw { display: inline-block; width: 14px; height: 12px; margin-right: 6px;
                      vertical-align: middle; border: 1px solid #777; }
 .alloc-legend i.sw-outline { background: transparent; border: 2px dashed #000; }
 .alloc-search { background: #fff; padding: 4px; }
 .alloc-search input { width: 210px; font-size: 0.85rem; padding: 3px 4px; }
-.alloc-search-msg { font-size: 0.75rem; color: #8a1c00; max-width: 215px; }
+.alloc-search-msg { font-size: 0.75rem; color: #1b1b1b; max-width: 215px; }
 .alloc-search-msg:empty { display: none; }
-.leaflet-tooltip.alloc-tip { font-size: 0.78rem; line-height: 1.3; max-width: 460px;
-                             white-space: normal; }
-.alloc-tip .tt-h { font-weight: bold; font-size: 0.9rem; }
+.leaflet-tooltip.alloc-tip { font-size: 0.8rem; line-height: 1.3; max-width: 460px; white-space: normal;
+                             background: #fff; opacity: 1 !important; color: #1b1b1b;
+                             border: 1px solid #666; box-shadow: 0 2px 8px rgba(0,0,0,0.35); }
+.alloc-tip .tt-h { font-weight: bold; font-size: 0.92rem; }
 .alloc-tip .tt-s { color: #444; margin-bottom: 3px; }
 .alloc-tip table { border-collapse: collapse; margin-top: 3px; }
 .alloc-tip th, .alloc-tip td { padding: 1px 5px; text-align: left; vertical-align: top; }
 .alloc-tip table.tt-money td, .alloc-tip table.tt-money th.num { text-align: right; }
 .alloc-tip table.tt-money tr.tt-total { font-weight: bold; border-top: 1px solid #999; }
-.alloc-tip .tt-flag { color: #8a1c00; font-weight: bold; }
-.leaflet-control-layers-expanded { font-size: 0.8rem; max-height: 60vh; overflow: auto; }
-.leaflet-control-layers-base label, .leaflet-control-layers-overlays label { margin: 1px 0; }
+.alloc-tip .tt-flag { font-weight: bold; }
+.leaflet-control-layers-expanded { font-size: 0.8rem; max-height: 55vh; overflow-y: auto; overflow-x: hidden;
+                                   padding: 4px 8px; }
+.leaflet-control-layers-base label, .leaflet-control-layers-overlays label { margin: 0; }
+.leaflet-container .leaflet-control-attribution { font-size: 12px; line-height: 1.3; white-space: normal;
+                              max-width: 55vw; background: rgba(255,255,255,0.95); padding: 2px 6px; }
+.alloc-label { background: none; border: none; }
+.alloc-label span { display: inline-block; transform: translate(-50%, -50%); white-space: nowrap;
+                    font-size: 11px; font-weight: bold; color: #111;
+                    text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; pointer-events: none; }
 """
 
 APP_JS = r"""
@@ -147,7 +158,7 @@ APP_JS = r"""
       style: styleFor(spec),
       onEachFeature: function (f, sub) {
         idx[f.properties.code] = sub;
-        sub.bindTooltip(f.properties.tip, {sticky: true, direction: "auto", className: "alloc-tip"});
+        sub.bindTooltip(f.properties.tip, {sticky: true, direction: "auto", className: "alloc-tip", opacity: 1});
         sub.on("mouseover", function () { sub.setStyle({weight: 2.5, color: "#111111"}); });
         sub.on("mouseout", function () { lyr.resetStyle(sub); });
         sub.on("add", function () {
@@ -173,9 +184,24 @@ APP_JS = r"""
   overlays[D.tiles_title] = {{ tiles_name }};
   {% endif %}
 
+  // LA names once the map is zoomed in far enough for them not to crowd (zoom 8 and closer)
+  var LABEL_ZOOM = 8;
+  var labels = L.layerGroup(feats.features.map(function (f) {
+    var span = document.createElement("span");
+    span.textContent = f.properties.name;
+    return L.marker(L.latLng(f.properties.pt[0], f.properties.pt[1]), {
+      icon: L.divIcon({className: "alloc-label", html: span, iconSize: null}),
+      interactive: false, keyboard: false
+    });
+  }));
+  function toggleLabels() {
+    if (map.getZoom() >= LABEL_ZOOM) { if (!map.hasLayer(labels)) { labels.addTo(map); } }
+    else if (map.hasLayer(labels)) { map.removeLayer(labels); }
+  }
+  map.on("zoomend", toggleLabels);
+
   var current = layers[0];
   current.layer.addTo(map);
-  L.control.layers(base, overlays, {collapsed: false, position: "topright"}).addTo(map);
   if (D.attribution) { map.attributionControl.addAttribution(D.attribution); }
 
   var legend = L.control({position: "bottomright"});
@@ -218,7 +244,7 @@ APP_JS = r"""
     return true;
   }
 
-  var search = L.control({position: "topleft"});
+  var search = L.control({position: "topright"});
   search.onAdd = function () {
     var div = L.DomUtil.create("div", "alloc-search leaflet-bar");
     var input = L.DomUtil.create("input", "", div);
@@ -258,9 +284,12 @@ APP_JS = r"""
     return div;
   };
   search.addTo(map);
+  L.control.layers(base, overlays, {collapsed: false, position: "topright"}).addTo(map);
 
-  map.fitBounds(D.bounds, {animate: false});
-  window.allocatorMap = {map: map, layers: layers, outline: outline, focus: focus};
+  map.fitBounds(D.bounds, {animate: false, padding: [8, 8]});
+  toggleLabels();
+  window.allocatorMap = {map: map, layers: layers, outline: outline, focus: focus, labels: labels,
+                         labelZoom: LABEL_ZOOM};
 })();
 """
 

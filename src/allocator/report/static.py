@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 
 HEX_CODE_COLUMN = "cua-code"
 HEX_ATTRIBUTION = (
-    "Hex cartogram: House of Commons Library, Open Parliament Licence v3.0. "
-    "Hexes are equal-area display shapes, not real geography."
+    "Hex cartogram: House of Commons Library, Open Parliament Licence v3.0 (equal-area shapes, "
+    "not real geography)."
 )
 FORMATS = ("png", "pdf")
 _SAVE_METADATA = {
@@ -156,17 +156,26 @@ def match_hexes(
 
 
 def _footer_text(meta: MapMeta, extra: Sequence[str] = ()) -> str:
-    lines = [
-        f"Configuration {meta.config_name} (hash {meta.config_hash}). "
-        f"Years {', '.join(meta.years)}.",
-    ]
-    if meta.sources:
-        lines.append("Sources: " + "; ".join(meta.sources) + ".")
-    lines += list(meta.notes)
-    lines += list(extra)
-    lines += meta.attribution_lines()
-    wrapped = [textwrap.fill(line, width=150) for line in lines]
-    return "\n".join(wrapped)
+    """Three short lines at most: sources with data years, caveats, licence and where the detail is."""
+    from .caveats import SHORT_LICENCE, short_caveats
+
+    first = meta.source_line or ("Sources: " + "; ".join(meta.sources) + "." if meta.sources else "")
+    notes = [*short_caveats(meta.notes), *extra]
+    lines = [" ".join([first, *notes]).strip()]
+    lines.append(
+        f"{SHORT_LICENCE} Full sources, method and caveats: allocation.xlsx (Cover sheet). "
+        f"Configuration {meta.config_name} ({meta.config_hash[:8]})."
+    )
+    return "\n".join(textwrap.fill(line, width=140) for line in lines if line)
+
+
+def _label_color(fill: str) -> tuple[str, str]:
+    """Text and halo colours readable on ``fill``: dark text on pale fills, white on dark ones."""
+    from matplotlib.colors import to_rgb
+
+    r, g, b = to_rgb(fill)
+    light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45
+    return ("#111111", "white") if light else ("white", "#111111")
 
 
 def _draw(
@@ -180,12 +189,17 @@ def _draw(
     inset_london: bool = True,
     labels: pd.Series | None = None,
 ) -> Figure:
+    """One A4-ish page: title, subtitle, the legend in its own band, the map, a short footer.
+
+    The legend and the London inset sit outside the area England is drawn in (the map's x-range
+    is widened to make room for the inset), so neither ever covers an LA.
+    """
     fig = plt.figure(figsize=(8.27, 10.5), dpi=100)
     footer = _footer_text(meta, extra_notes)
-    # reserve the footer's height (5.8 pt type, 1.2 line spacing, 10.5 in page) below the map
-    footer_h = (footer.count("\n") + 1) * 5.8 * 1.2 / (10.5 * 72)
-    bottom = 0.015 + footer_h + 0.01
-    ax = fig.add_axes((0.02, bottom, 0.96, 0.90 - bottom))
+    footer_h = (footer.count("\n") + 1) * 6.5 * 1.25 / (10.5 * 72)
+    bottom = 0.012 + footer_h + 0.012
+    legend_top = 0.905
+    ax = fig.add_axes((0.02, bottom, 0.96, legend_top - 0.085 - bottom))
     colors = [scale.color_of(int(k)) for k in scale.classes]
     geo = geo.assign(_color=colors)
     geo.plot(ax=ax, color=geo["_color"], edgecolor="#555555", linewidth=0.3)
@@ -197,17 +211,19 @@ def _draw(
         for (_, row), lab in zip(geo.iterrows(), labels, strict=True):
             if isinstance(lab, str) and lab.strip():
                 p = row.geometry.representative_point()
+                text, halo = _label_color(row["_color"])
                 ax.annotate(
-                    lab,
-                    (p.x, p.y),
-                    ha="center",
-                    va="center",
-                    fontsize=4.5,
-                    color="#111111",
-                    path_effects=[patheffects.withStroke(linewidth=1.2, foreground="white")],
+                    lab, (p.x, p.y), ha="center", va="center", fontsize=4.5, color=text,
+                    path_effects=[patheffects.withStroke(linewidth=1.2, foreground=halo)],
                 )
     ax.set_axis_off()
     ax.set_aspect("equal")
+    minx, miny, maxx, maxy = geo.total_bounds
+    london = geo[geo["code"].astype(str).str.startswith("E09")] if inset_london and "code" in geo else geo.iloc[:0]
+    width = maxx - minx
+    pad = 0.02 * width
+    ax.set_xlim(minx - pad, maxx + (0.32 * width if len(london) else pad))
+    ax.set_ylim(miny - pad, maxy + pad)
     fig.text(0.03, 0.975, title, fontsize=15, fontweight="bold", va="top")
     fig.text(0.03, 0.945, f"{meta.title}\n{subtitle}", fontsize=9, va="top", color="#333333")
 
@@ -216,38 +232,24 @@ def _draw(
         for c, lab, n in zip(scale.colors, scale.labels, scale.counts, strict=True)
     ]
     if scale.n_missing:
-        handles.append(
-            Patch(facecolor=NA_COLOR, edgecolor="#555555", label=f"no data ({scale.n_missing})")
-        )
-    ax.legend(
-        handles=handles,
-        title=scale.title,
-        loc="upper left",
-        fontsize=8,
-        title_fontsize=9,
-        frameon=True,
-        framealpha=0.95,
+        handles.append(Patch(facecolor=NA_COLOR, edgecolor="#555555", label=f"no data ({scale.n_missing})"))
+    if scale.outline_borderline:
+        handles.append(Patch(facecolor="white", edgecolor="black", linestyle="--", label="borderline LA"))
+    fig.legend(
+        handles=handles, title=scale.title, loc="upper left", bbox_to_anchor=(0.03, legend_top),
+        ncol=3 if len(handles) > 3 else len(handles), fontsize=8, title_fontsize=9, frameon=False,
+        alignment="left",
     )
-    if inset_london and "code" in geo:
-        london = geo[geo["code"].astype(str).str.startswith("E09")]
-        if len(london):
-            inset = fig.add_axes((0.70, 0.62, 0.27, 0.22))
-            london.plot(ax=inset, color=london["_color"], edgecolor="#555555", linewidth=0.3)
-            inset.set_xticks([])
-            inset.set_yticks([])
-            inset.set_xlabel("")
-            inset.set_ylabel("")
-            inset.set_aspect("equal")
-            inset.set_title("London", fontsize=8)
-    fig.text(
-        0.03,
-        0.01,
-        footer,
-        fontsize=5.8,
-        va="bottom",
-        color="#222222",
-        wrap=False,
-    )
+    if len(london):
+        inset = ax.inset_axes((0.73, 0.56, 0.27, 0.27))
+        london.plot(ax=inset, color=london["_color"], edgecolor="#555555", linewidth=0.3)
+        inset.set_xticks([])
+        inset.set_yticks([])
+        inset.set_xlabel("")
+        inset.set_ylabel("")
+        inset.set_aspect("equal")
+        inset.set_title("London", fontsize=8)
+    fig.text(0.03, 0.012, footer, fontsize=6.5, va="bottom", color="#222222", linespacing=1.25)
     return fig
 
 
@@ -313,7 +315,7 @@ def write_static_maps(
     written: list[Path] = []
     specs = [
         ("wave", "map_wave", "Delivery waves"),
-        ("per_head", "map_per_head", f"Pounds per head, {meta.period}"),
+        ("per_head", "map_per_head", f"£ per head, {meta.period}"),
     ]
     for key, stem, title in specs:
         fig = _draw(geo, scales[key], meta, title, sub)

@@ -10,15 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from ..paths import HEX_CARTOGRAM
 from ..provenance import MANIFEST_NAME, Manifest, collect_versions, hash_tree
 from ..rundir import atomic_run_dir
 from . import calibrate
 from .caveats import LICENCE, plain_caveats
+from .checks_text import rule_lines, tidy_numbers
 from .evaluation import evaluation_table
+from .frames import decile_rollup, published_allocation, region_rollup, wave_rollup
+from .publication import publication
 from .published_run import published_frame, published_money, published_sheets, reconciliation
-from .summary import money_columns, render_summary
-from .tables import write_csv, write_gpkg, write_xlsx
+from .summary import render_summary
+from .tables import write_csv, write_gpkg
 
 if TYPE_CHECKING:
     from ..pipeline import RunResult
@@ -54,17 +59,16 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
     out_cfg = cfg.output
     header = provenance_lines(result)
     streams, years = result.streams, result.years
-    money = money_columns(result.allocation, streams, years) + [
-        f"total_{y.replace('-', '_')}" for y in years
-    ] + ["total"]
+    pub = publication(result)
+    table = published_allocation(result)  # the allocation with population and per head
     mframe = result.map_frame()
 
     with atomic_run_dir(parent, name) as (tmp, final):
         _progress(progress, "writing the tables (CSV, Excel, GeoPackage) and the model")
         (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-        _write_commented_csv(result.allocation, tmp / "allocation.csv", header)
+        _write_commented_csv(table, tmp / "allocation.csv", header)
         _write_commented_csv(result.index, tmp / "index.csv", header)
-        _write_commented_csv(result.explain, tmp / "explain.csv", header)
+        _write_commented_csv(tidy_numbers(result.explain, decimals=EXPLAIN_DECIMALS), tmp / "explain.csv", header)
         if result.sensitivity is not None:
             _write_commented_csv(result.sensitivity, tmp / "sensitivity.csv", header)
         _write_commented_csv(evaluation_table(result), tmp / "evaluation.csv", header)
@@ -74,21 +78,18 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
         if published is not None:
             _write_commented_csv(published, tmp / "allocation_published.csv", header)
         if out_cfg.excel:
-            notes = [("Title", cfg.title or cfg.name), ("Config", f"{cfg.name} (sha256 {result.config_hash})"), ("Run hash", result.run_hash)]
-            notes += [("Source", s) for s in result.sources()]
-            notes += [("Caveat", n) for n in plain_caveats(result.notes)]
-            for sname, scfg in cfg.allocation.streams.items():
-                if scfg.source:
-                    notes.append((f"Stream {sname}", scfg.source))
-            notes.append(("Units", "Whole pounds (GBP); each stream-year sums exactly to its budget"))
-            notes.append(("Licence", LICENCE))
-            write_xlsx(
-                [("allocation", result.allocation), *published_sheets(result, published),
-                 ("index", result.index)],
-                notes,
+            from .workbook import write_workbook
+
+            write_workbook(
                 tmp / "allocation.xlsx",
-                title=cfg.title or cfg.name,
-                money_columns=money + published_money(result),
+                pub,
+                table,
+                result.index,
+                regions=region_rollup(result),
+                deciles=decile_rollup(result),
+                waves=wave_rollup(result),
+                wave_labels=list(cfg.waves.labels),
+                extra=[(name, frame, published_money(result)) for name, frame in published_sheets(result, published)],
             )
         if out_cfg.gpkg:
             write_gpkg(mframe, tmp / "allocation.gpkg")
@@ -104,7 +105,8 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
                 years=years,
                 sources=result.sources(),
                 attribution=LICENCE,
-                notes=plain_caveats(result.notes),
+                notes=pub.caveats,
+                source_line=pub.source_line,
             )
             if out_cfg.map:
                 from .map import write_map
@@ -116,13 +118,17 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
 
                 _progress(progress, "drawing the static maps (PNG and PDF)")
                 write_static_maps(mframe, meta, tmp, hex_path=_hex_path(result) if out_cfg.hex_cartogram else None)
+                from .charts import write_charts
+
+                write_charts(region_rollup(result), decile_rollup(result), wave_rollup(result), meta, tmp,
+                             wave_labels=list(cfg.waves.labels))
         _progress(progress, "writing the summary and the manifest")
         summary = render_summary(
             title=cfg.title or cfg.name,
             config_name=cfg.name,
             config_hash=result.config_hash,
             run_hash=result.run_hash,
-            allocation=result.allocation.merge(mframe[["code", "per_head"]], on="code") if "per_head" not in result.allocation else result.allocation,
+            allocation=table,
             index=result.index,
             streams=streams,
             years=years,
@@ -131,7 +137,6 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             sources=result.sources(),
             notes=plain_caveats(result.notes),
             flags=result.areas.flags,
-            index_notes=[],
             solver=result.solver,
             attribution=LICENCE,
             overrides=result.overrides,
@@ -139,7 +144,12 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             sensitivity_notes=result.sensitivity_notes,
             calibration=calibrate.markdown(calibration),
             reconciliation=reconciliation(result),
-            marginal=list(result.problem.shadow_prices_["words"]) if hasattr(result.problem, "shadow_prices_") else [],
+            marginal=getattr(result.problem, "shadow_prices_", pd.DataFrame()),
+            method=pub.method,
+            regions=region_rollup(result),
+            deciles=decile_rollup(result),
+            rules=rule_lines(result.explain, _rules_present(cfg)),
+            expected_wave1=next((int(s) for s in cfg.waves.sizes[:1] if s != "rest"), None),
         )
         (tmp / "summary.md").write_text(summary, encoding="utf-8")
         manifest = Manifest(
@@ -156,6 +166,16 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
         )
         (tmp / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return final[0]
+
+
+#: explain.csv: shares to 8 decimals, percentages to 4; everything else is pounds (2).
+EXPLAIN_DECIMALS = {"need_share": 8, "scale_factor": 8, "pct_vs_target": 4}
+
+
+def _rules_present(cfg) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    al = cfg.allocation
+    return {"floor": bool(al.floors), "cap": bool(al.caps), "pace": al.pace is not None,
+            "lock": bool(getattr(al, "locks", None))}
 
 
 def _hex_path(result: RunResult) -> Path | None:
