@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from .. import columns as _columns
 from .._model import Sourced, StrictModel, validate_model
 from .eligible import EligibleSpec
 
@@ -31,8 +32,9 @@ AppliesTo = Literal["each_stream", "total"]
 
 
 def year_key(year: str) -> str:
-    """Return the column form of a year label (``"2022-23"`` -> ``"2022_23"``)."""
-    return year.replace("-", "_")
+    """Return the column form of a year label (``"2022-23"`` -> ``"2022_23"``); see
+    :mod:`allocator.columns`, the one home of column names."""
+    return _columns.year_key(year)
 
 
 def _check_year(year: str) -> str:

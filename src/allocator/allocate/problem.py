@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from ..columns import money_column, money_columns, total_column
 from ..errors import ConfigError, InfeasibleError
 from .cells import Layout, build_layout
 from .config import (
@@ -351,11 +352,11 @@ class AllocationProblem:
                 col = np.zeros(n_areas, dtype=np.int64)
                 pos = layout.position[s, y]
                 col[pos >= 0] = x[pos[pos >= 0]]
-                out[f"{stream}_{year_key(year)}"] = col
+                out[money_column(stream, year)] = col
         for year in layout.years:
-            cols = [f"{s}_{year_key(year)}" for s in layout.streams]
-            out[f"total_{year_key(year)}"] = out[cols].sum(axis=1).astype(np.int64)
-        money = [f"{s}_{year_key(y)}" for s in layout.streams for y in layout.years]
+            cols = [money_column(s, year) for s in layout.streams]
+            out[total_column(year)] = out[cols].sum(axis=1).astype(np.int64)
+        money = money_columns(layout.streams, layout.years)
         out["total"] = out[money].sum(axis=1).astype(np.int64)
         return out
 

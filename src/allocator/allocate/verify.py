@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..columns import money_column, money_columns, total_column
 from ..errors import SolverError
 from .cells import Layout
-from .config import year_key
 from .constraints import Groups
 
 
@@ -58,7 +58,7 @@ def cells_from_frame(layout: Layout, frame: pd.DataFrame) -> tuple[np.ndarray, l
     problems = []
     for s, stream in enumerate(layout.streams):
         for y, year in enumerate(layout.years):
-            col = f"{stream}_{year_key(year)}"
+            col = money_column(stream, year)
             vals = frame[col].to_numpy()
             pos = layout.position[s, y]
             x[pos[pos >= 0]] = vals[pos >= 0]
@@ -72,11 +72,11 @@ def verify_frame(layout: Layout, groups: Groups, frame: pd.DataFrame) -> None:
     """Re-check every constraint and the totals on the published table."""
     x, problems = cells_from_frame(layout, frame)
     problems += check_cells(layout, groups, x)
-    money = [f"{s}_{year_key(y)}" for s in layout.streams for y in layout.years]
+    money = money_columns(layout.streams, layout.years)
     for y in layout.years:
-        cols = [f"{s}_{year_key(y)}" for s in layout.streams]
-        diff = frame[cols].sum(axis=1) != frame[f"total_{year_key(y)}"]
-        problems += [f"total_{year_key(y)} wrong for {c}" for c in frame.loc[diff, "code"]]
+        cols = [money_column(s, y) for s in layout.streams]
+        diff = frame[cols].sum(axis=1) != frame[total_column(y)]
+        problems += [f"{total_column(y)} wrong for {c}" for c in frame.loc[diff, "code"]]
     diff = frame[money].sum(axis=1) != frame["total"]
     problems += [f"total wrong for {c}" for c in frame.loc[diff, "code"]]
     if any(frame[c].dtype != np.int64 for c in [*money, "total"]):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..columns import money_column
 from ..errors import DataError
 
 NORTH_EAST_YORKSHIRE = ("North East", "Yorkshire and The Humber")
@@ -61,7 +62,7 @@ def _verdict(ok: bool) -> str:
 
 
 def _col(year: str, stream: str = "total") -> str:
-    return f"{stream}_{year.replace('-', '_')}"
+    return money_column(stream, year)
 
 
 def calibration_table(frame: pd.DataFrame, *, years: Sequence[str],

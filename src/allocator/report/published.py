@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 
 from .._model import Sourced, StrictModel
+from ..columns import money_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,13 +163,12 @@ def published_table(allocation: pd.DataFrame, config: PublishedTableConfig,
     frame["row"] = frame["code"].map(group)
     parts = []
     for year in years:
-        yk = year.replace("-", "_")
         part = pd.DataFrame({"row": frame["row"]})
         columns = [(DRUG_STRATEGY, config.drug_strategy)]
         if config.inpatient_detoxification:
             columns.append((INPATIENT, config.inpatient_detoxification))
         for label, streams in columns:
-            cols = [f"{s}_{yk}" for s in streams if f"{s}_{yk}" in allocation.columns]
+            cols = [money_column(s, year) for s in streams if money_column(s, year) in allocation.columns]
             part[label] = (allocation[cols].sum(axis=1).to_numpy(np.int64) if cols
                            else np.zeros(len(part), dtype=np.int64))
         summed = part.groupby("row", sort=False).sum()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..columns import total_column
 from ..errors import ConfigError
 from .published import money_labels, published_table
 from .reconcile import reconciliation_lines
@@ -55,6 +56,6 @@ def reconciliation(result: RunResult) -> list[str]:
     cfg = result.config.reconciliation
     if cfg is None:
         return []
-    la_facing = {y: int(result.allocation[f"total_{y.replace('-', '_')}"].sum())
+    la_facing = {y: int(result.allocation[total_column(y)].sum())
                  for y in result.years}
     return reconciliation_lines(cfg, la_facing, result.years)

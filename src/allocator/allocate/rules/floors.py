@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ...columns import money_column
 from ...errors import DataError
 from ..cells import Layout
-from ..config import AllocationConfig, FloorConfig, year_key
+from ..config import AllocationConfig, FloorConfig
 from ..exact import ceil_product
 from .base import BoundGroup, Built, Issue, Rule, in_scope, orphan_issues
 from .totals import with_total_bounds
@@ -63,7 +64,7 @@ def read_floor_file(path: Path, layout: Layout, floor: FloorConfig) -> np.ndarra
         for y, year in enumerate(layout.years):
             if stream not in streams or year not in years:
                 continue
-            col = f"{stream}_{year_key(year)}"
+            col = money_column(stream, year)
             if col in frame.columns:
                 use = col
             elif "amount" in frame.columns:
