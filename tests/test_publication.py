@@ -151,7 +151,8 @@ def test_summary_reads_as_plain_text(run_dir: Path) -> None:
     assert "\\_" not in text and "\\<" not in text and "\\|" not in text  # no Markdown escapes
     assert "imd_ratio_wave1_to_last" not in text and "{'" not in text  # no raw keys, no dicts
     assert "| Check | Strategy expects | This run | Verdict |" in text
-    assert "| about 2 (twice as deprived) | 2.14 | as expected |" in text
+    assert "| LAs in wave 1 | 50 | 50 | as expected |" in text
+    assert text.count("mean IMD 2019 score of wave 1") == 1  # the deprivation check said once
     more = [ln for ln in text.splitlines() if ln.startswith("- £1m more")]
     assert len(more) == len(set(ln.split(" would go")[1] for ln in more)) == 4  # no repeats
     assert "any one of 2022-23, 2023-24 or 2024-25" in text
