@@ -94,6 +94,22 @@ def test_totals_and_missing_inputs():
         calibration_table(f.drop(columns="imd_score"), years=YEARS)
 
 
+def test_per_head_by_need_decile_hand_worked():
+    from allocator.report.calibrate import per_head_by_decile
+
+    # SYNTHETIC: 20 LAs, two per decile; rank r has 1,000 people and £(21 - r) x 1,000
+    f = pd.DataFrame({"rank": range(1, 21), "pop_all": 1000, "total": [(21 - r) * 1000
+                                                                        for r in range(1, 21)]})
+    d = per_head_by_decile(f)
+    assert d["decile"].tolist() == list(range(1, 11)) and (d["las"] == 2).all()
+    assert d["per_head"].tolist()[0] == 19.5 and d["per_head"].tolist()[-1] == 1.5
+    lines = "\n".join(markdown(calibration_table(frame(), years=YEARS), d))
+    assert "| 1 | 2 | 2,000 | £39,000 | £19.50 |" in lines
+    assert "Decile 1 receives 13.00 times the pounds per head of decile 10." in lines
+    with pytest.raises(ValueError, match="'total'"):
+        per_head_by_decile(f.drop(columns="total"))
+
+
 def test_cut_offs_follow_the_wave_sizes():
     assert cut_offs([50, 50, 52]) == [50, 100]
     assert cut_offs([30, 122]) == [30]
@@ -156,6 +172,7 @@ def test_evaluation_csv(ocu_run):
 def test_calibration_in_summary_csv_and_cli(ocu_run):
     summary = (ocu_run / "summary.md").read_text()
     assert "## Calibration" in summary and "OCU period 2016/17" in summary
+    assert "### Pounds per head by need decile" in summary
     cal = _read(ocu_run / "calibration.csv")
     assert len(cal) == 8 and set(cal["verdict"]) <= {"consistent", "NOT consistent"} | set(
         cal.loc[cal["verdict"].str.startswith("not checked"), "verdict"])
@@ -163,6 +180,7 @@ def test_calibration_in_summary_csv_and_cli(ocu_run):
     proc = subprocess.run([str(exe), "calibrate", str(ocu_run)], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert "pounds per head by need decile" in proc.stdout
     cal = cal.fillna("")
     for r in cal.itertuples():  # the command recomputes the same values from the run's files
         assert f"{r.check}: {r.verdict}" in proc.stdout

@@ -206,9 +206,11 @@ def calibrate(run_dir: Path) -> None:
 
     Each statement, the value the engine reads it as, the run's value and a verdict.
     """
-    from .report.calibrate import calibrate_run, to_text
+    from .report.calibrate import calibrate_run, deciles_for_run, to_text
 
     click.echo(to_text(calibrate_run(run_dir)))
+    click.echo("\npounds per head by need decile (1 = highest need):")
+    click.echo(deciles_for_run(run_dir).to_string(index=False))
 
 
 @main.command()

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .config import AllocationConfig, year_key
+from .config import AllocationConfig, TargetConfig, year_key
 from .eligible import eligible_mask
+from .targets import OPTIONAL_COLUMNS, describe, target_basis
 
 AREA_COLUMNS = ["code", "name", "region", "pop_all", "pop_15_64", "need_factor", "wave"]
 
@@ -33,7 +34,7 @@ def check_areas(areas: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in AREA_COLUMNS if c not in areas.columns]
     if missing:
         raise DataError(f"areas table lacks columns {missing} needed by the allocator")
-    frame = pd.DataFrame(areas[AREA_COLUMNS]).copy()
+    frame = pd.DataFrame(areas[AREA_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in areas]]).copy()
     if frame["code"].isna().any():
         raise DataError("missing area code", column="code", codes=frame.index[frame["code"].isna()])
     frame["code"] = frame["code"].astype(str)
@@ -169,14 +170,8 @@ def eligibility(config: AllocationConfig, areas: pd.DataFrame, base_dir: Path | 
 
 
 def basis_values(areas: pd.DataFrame, basis: str) -> np.ndarray:
-    """Per-area target basis (need x population, population, ... or 1 for ``equal``)."""
-    if basis == "need_x_population":
-        return (areas["need_factor"] * areas["pop_all"]).to_numpy(float)
-    if basis == "need_x_population_15_64":
-        return (areas["need_factor"] * areas["pop_15_64"]).to_numpy(float)
-    if basis == "population":
-        return areas["pop_all"].to_numpy(float)
-    return np.ones(len(areas))
+    """Per-area target basis of a basis name with default parameters (see ``targets``)."""
+    return target_basis(areas, TargetConfig(basis=basis))  # type: ignore[arg-type]
 
 
 def build_layout(config: AllocationConfig, areas: pd.DataFrame, base_dir: Path | None = None
@@ -199,10 +194,9 @@ def build_layout(config: AllocationConfig, areas: pd.DataFrame, base_dir: Path |
     s_idx, y_idx, a_idx = np.nonzero(elig)  # C order: stream, year, area (= code order)
     position = np.full(elig.shape, -1, dtype=np.int64)
     position[s_idx, y_idx, a_idx] = np.arange(s_idx.size)
-    basis_name = [
-        (st.target or config.target).basis for st in config.streams.values()
-    ]
-    per_stream = np.stack([basis_values(areas, b) for b in basis_name]) if streams else None
+    targets = [st.target or config.target for st in config.streams.values()]
+    basis_name = [describe(t) for t in targets]
+    per_stream = np.stack([target_basis(areas, t) for t in targets]) if streams else None
     basis = per_stream[s_idx, a_idx] if per_stream is not None else np.zeros(0)
     sy = s_idx * len(years) + y_idx
     sums = np.bincount(sy, weights=basis, minlength=len(streams) * len(years))

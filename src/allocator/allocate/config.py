@@ -20,14 +20,13 @@ from pydantic import Field, field_validator, model_validator
 from .. import columns as _columns
 from .._model import Sourced, StrictModel, validate_model
 from .eligible import EligibleSpec
+from .targets import Basis, Population, TargetConfig  # noqa: F401 - TargetConfig re-exported
 
 YEAR_PATTERN = re.compile(r"^\d{4}-\d{2}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 Pounds = Annotated[int, Field(strict=True, ge=0)]
 PositivePounds = Annotated[int, Field(strict=True, gt=0)]
-Basis = Literal["need_x_population", "population", "need_x_population_15_64", "equal"]
-Population = Literal["pop_all", "pop_15_64"]
 AppliesTo = Literal["each_stream", "total"]
 
 
@@ -44,19 +43,6 @@ def _check_year(year: str) -> str:
     if (start + 1) % 100 != end:
         raise ValueError(f"year {year!r} does not span two consecutive years (e.g. '2022-23')")
     return year
-
-
-class TargetConfig(Sourced):
-    """What each LA's target share of a stream-year budget is proportional to.
-
-    Attributes
-    ----------
-    basis : {"need_x_population", "population", "need_x_population_15_64", "equal"}
-        ``need_factor x pop_all`` (default), ``pop_all``, ``need_factor x pop_15_64`` or one
-        equal share per eligible LA.
-    """
-
-    basis: Basis = "need_x_population"
 
 
 class StreamConfig(Sourced):

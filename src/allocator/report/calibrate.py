@@ -174,8 +174,29 @@ def calibration_table(frame: pd.DataFrame, *, years: Sequence[str],
     return pd.DataFrame([asdict(c) for c in checks], columns=COLUMNS)
 
 
-def markdown(table: pd.DataFrame) -> list[str]:
-    """The calibration report as summary.md lines."""
+def per_head_by_decile(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pounds per head over the whole period by need decile (1 = the 10% of LAs most in need).
+
+    ``frame`` has ``rank`` (1 = highest need), ``pop_all`` and ``total``. Deciles are by rank:
+    decile ``ceil(10 x rank / n)``. Returns ``decile``, ``las``, ``population``, ``total`` and
+    ``per_head`` (total / population, pounds to 2 decimals).
+    """
+    for c in ("rank", "pop_all", "total"):
+        if c not in frame.columns:
+            raise ValueError(f"frame must have column {c!r}")
+    n = len(frame)
+    rank = pd.to_numeric(frame["rank"]).astype(int)
+    dec = (10 * rank + n - 1) // n
+    g = pd.DataFrame({"decile": dec, "pop": pd.to_numeric(frame["pop_all"]),
+                      "total": pd.to_numeric(frame["total"])}).groupby("decile")
+    out = pd.DataFrame({"las": g.size(), "population": g["pop"].sum().round().astype(int),
+                        "total": g["total"].sum().astype(int)}).reset_index()
+    out["per_head"] = (out["total"] / out["population"]).round(2)
+    return out
+
+
+def markdown(table: pd.DataFrame, deciles: pd.DataFrame | None = None) -> list[str]:
+    """The calibration report as summary.md lines (with £ per head by need decile if given)."""
 
     def esc(s: object) -> str:
         return str(s).replace("|", "\\|")
@@ -188,6 +209,17 @@ def markdown(table: pd.DataFrame) -> list[str]:
         lines.append(f"| {esc(r.check)} | \"{esc(r.statement)}\" ({esc(r.source)}) | "
                      f"{esc(r.expected)} | {esc(r.run_value) or '-'} | {esc(r.verdict)} |")
     lines.append("")
+    if deciles is not None and len(deciles):
+        top, bottom = deciles.iloc[0], deciles.iloc[-1]
+        ratio = top["per_head"] / bottom["per_head"] if bottom["per_head"] else float("nan")
+        lines += ["### Pounds per head by need decile (whole period)", "",
+                  "Decile 1 is the tenth of LAs with the highest need. How steeply money follows "
+                  "need is set by the target basis (allocation.target).", "",
+                  "| need decile | LAs | population | total | £ per head |", "|---|---|---|---|---|"]
+        lines += [f"| {int(r.decile)} | {int(r.las)} | {int(r.population):,} | "
+                  f"£{int(r.total):,} | £{r.per_head:.2f} |" for r in deciles.itertuples()]
+        lines += ["", f"Decile 1 receives {ratio:.2f} times the pounds per head of decile "
+                  f"{int(bottom['decile'])}.", ""]
     return lines
 
 
@@ -229,6 +261,23 @@ def calibrate_run(run_dir: Path) -> pd.DataFrame:
     wave_streams = [s for s, sc in cfg.allocation.streams.items() if sc.eligible != "all"]
     return calibration_table(frame, years=cfg.allocation.resolved_years(),
                              wave_streams=wave_streams, ocu_note=note)
+
+
+def deciles_for_run(run_dir: Path) -> pd.DataFrame:
+    """:func:`per_head_by_decile` of a written run (allocation.csv + evaluation.csv)."""
+    run_dir = Path(run_dir)
+    alloc = pd.read_csv(run_dir / "allocation.csv", comment="#", dtype={"code": str})
+    ev = pd.read_csv(run_dir / "evaluation.csv", comment="#", dtype={"code": str})
+    return per_head_by_decile(alloc[["code", "total"]].merge(
+        ev[["code", "rank", "pop_all"]], on="code", validate="1:1"))
+
+
+def deciles_for_result(result: object) -> pd.DataFrame:
+    """:func:`per_head_by_decile` of an in-memory run."""
+    areas = pd.DataFrame(result.areas.frame[["code", "pop_all"]])  # type: ignore[attr-defined]
+    frame = result.allocation[["code", "total"]].merge(  # type: ignore[attr-defined]
+        result.index[["code", "rank"]], on="code", validate="1:1")  # type: ignore[attr-defined]
+    return per_head_by_decile(frame.merge(areas, on="code", validate="1:1"))
 
 
 def for_result(result: object) -> pd.DataFrame:
