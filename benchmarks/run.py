@@ -9,13 +9,16 @@ Every figure is the median of ``--repeat`` runs (or fewer where stated in the ta
 ratio is computed from runs made side by side in this one invocation:
 
 1. end to end ``allocator run`` on the default config, warm data cache (subprocess), against the
-   bare import of its dependencies (``python -c "import geopandas, pulp, folium, sklearn"``);
-2. 10,000 Monte Carlo draws over the 152 real LAs: vectorised vs the per-draw loop;
+   bare import of its dependencies (``python -c "import geopandas, pulp, folium, sklearn"``),
+   wall and CPU time;
+2. 10,000 Monte Carlo draws over the 152 real LAs: vectorised vs the per-draw loop, wall and CPU
+   time;
 3. the LP at 152 / 1,000 / 10,000 / 33,755 areas x 3 years x 2 streams (areas beyond 152 are
    SYNTHETIC, see :mod:`synthetic`): model build (engine vs loop builder), HiGHS and CBC solve,
    build + solve and peak memory, one fresh subprocess per size;
 4. ``map.html`` for the 152 LAs: size and time to write;
-5. need index + waves + 1,000 Monte Carlo draws over 33,755 SYNTHETIC areas.
+5. need index + waves + 1,000 Monte Carlo draws over 33,755 SYNTHETIC areas, with one and with
+   two threads (``n_jobs``), and peak memory.
 
 ``--json PATH`` saves the raw numbers and ``--markdown PATH`` the table as Markdown.
 """
