@@ -93,25 +93,22 @@ def test_large_budgets_solve_exactly_with_no_false_words(case: str, areas: pd.Da
 def test_relative_deviation_is_optimal_and_both_solvers_agree(areas: pd.DataFrame) -> None:
     """HiGHS in pounds returned 3.8065 here (CBC 3.7912): a worse allocation labelled optimal.
 
-    Each solver alone (no cross-check): the optima agree to 1e-6 and the allocations to 1e-5 of
-    each stream-year budget (CBC reads its solution back with about 8 significant digits, so
-    its holds between stages are looser).
+    The default path (HiGHS, cross-checked by CBC solving every stage) and CBC alone give the
+    same optimum, and the two solvers' whole pounds agree cell by cell.
     """
-    runs = {}
-    for name in ("highs", "cbc"):
-        cfg = allocation_config(deviation="relative")
-        cfg["solver"].update(name=name, cross_check=None)
-        runs[name] = AllocationProblem.from_config(cfg, areas, base_dir=DATA,
-                                                   explain_marginal=False).solve()
-        assert_exact(runs[name], cfg)
-    highs, cbc = runs["highs"], runs["cbc"]
-    assert highs.objective_value_ == pytest.approx(cbc.objective_value_, rel=1e-6)
+    cfg = allocation_config(deviation="relative")
+    highs = AllocationProblem.from_config(cfg, areas, base_dir=DATA,
+                                          explain_marginal=False).solve()
+    assert_exact(highs, cfg)
+    assert highs.cross_check_max_diff_ is not None and highs.cross_check_max_diff_ <= 1
+    cbc_cfg = allocation_config(deviation="relative")
+    cbc_cfg["solver"].update(name="cbc", cross_check=None)
+    cbc = AllocationProblem.from_config(cbc_cfg, areas, base_dir=DATA,
+                                        explain_marginal=False).solve()
+    assert highs.objective_value_ == pytest.approx(cbc.objective_value_, rel=1e-9)
     assert highs.objective_value_ < 3.792
-    for stream, scfg in cfg["streams"].items():
-        for year, budget in scfg["budget"].items():
-            col = f"{stream}_{year.replace('-', '_')}"
-            diff = (highs.allocation_[col] - cbc.allocation_[col]).abs().max()
-            assert diff <= 1e-5 * budget
+    money = [c for c in highs.allocation_.columns if c.startswith(("continuation_", "place_"))]
+    assert int((highs.allocation_[money] - cbc.allocation_[money]).abs().to_numpy().max()) <= 1
 
 
 def test_cli_run_at_650m_exits_0_with_no_false_line(tmp_path: Path) -> None:
