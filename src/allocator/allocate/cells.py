@@ -125,13 +125,17 @@ class Layout:
 
     def var_names(self) -> list[str]:
         """LP variable name per cell: ``x_<stream>_<year>_<code>`` (sorts in cell order)."""
+        return list(self._var_names)
+
+    @cached_property
+    def _var_names(self) -> tuple[str, ...]:
         codes = self.areas["code"].to_numpy()
         keys = [f"x_{s}_{year_key(y)}_" for s in self.streams for y in self.years]
         n_years = len(self.years)
-        return [
+        return tuple(
             keys[s * n_years + y] + codes[i]
             for s, y, i in zip(self.stream.tolist(), self.year.tolist(), self.area.tolist(), strict=True)
-        ]
+        )
 
     def block(self, s: int, y: int) -> np.ndarray:
         """Cell numbers of stream ``s`` in year ``y`` (ascending code order)."""

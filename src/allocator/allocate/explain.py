@@ -125,8 +125,11 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
     for cell, group in zip(bound["cell"].tolist(), bound["group"].tolist(), strict=True):
         if cell >= 0:
             binds.setdefault(int(cell), []).append(str(group))
-    pace_bind = np.array([any(b in pace_groups for b in binds.get(k, [])) for k in range(n)],
-                         dtype=bool)
+    pace_bind = np.zeros(n, dtype=bool)
+    pace_bind[[k for k, gs in binds.items() if any(b in pace_groups for b in gs)]] = True
+    binding_words = [""] * n
+    for k, gs in binds.items():
+        binding_words[k] = ", ".join(sorted(set(gs)))
     s_hat = scaled.value
     step = s_hat - after
     paced = scaled.held == PACE
@@ -161,7 +164,7 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
         "lp_value": x_lp,
         "rounding": rounding,
         "final": x_int,
-        "binding": [", ".join(sorted(set(binds.get(k, [])))) for k in range(n)],
+        "binding": binding_words,
         **columns,  # further columns of rules added to the registry
     })
     grid = pd.MultiIndex.from_product(

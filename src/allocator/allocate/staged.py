@@ -294,11 +294,15 @@ def staged_solve_matrix(lp: MatrixLP, units: np.ndarray, config: SolverConfig,
     cols = np.zeros(lp.n_cols)
     x_s = np.zeros(lp.n_cols)
     at_scaled = False
+    pending: list[tuple[str, np.ndarray, float]] = []
     for stage in stages or lp.stages:
         c_s, c0_s = work.costs[stage]
         if at_scaled:
             verified.append(stage)
         else:
+            for hold in pending:  # the earlier stages' optima, held (added when needed)
+                backend.hold(*hold)
+            pending = []
             x_s, y_s, d_s = backend.solve(stage, c_s)
             cols = scale.values(x_s)
             if stage == "policy":
@@ -317,7 +321,7 @@ def staged_solve_matrix(lp: MatrixLP, units: np.ndarray, config: SolverConfig,
             * abs(float(c_s @ x_s))
         tol = max(tol, (backend.hold_scaled + read) * scale.objective[stage])
         hold_rhs[f"hold_{stage}"] = opt + tol
-        backend.hold(f"hold_{stage}", c_s, (opt + tol) / scale.objective[stage] - c0_s)
+        pending.append((f"hold_{stage}", c_s, (opt + tol) / scale.objective[stage] - c0_s))
         if (shortcut and stage == "policy" and "fairness" not in lp.costs
                 and scaled_targets is not None and breaks is not None):
             filled = fill_parts(scaled_targets, breaks, lp.n_cols)

@@ -39,7 +39,9 @@ def caps(layout: Layout, configs: list[CapConfig]) -> BoundGroup:
         if c.share_of_stream is not None:
             budget = layout.budget[layout.stream, layout.year]
             raw = np.where(scope, np.minimum(raw, c.share_of_stream * budget), raw)
-            down = floor_product(c.share_of_stream, budget.astype(float))
+            # exact per stream-year (a handful of products), then one per cell
+            per_sy = floor_product(c.share_of_stream, layout.budget.astype(float).ravel())
+            down = per_sy.reshape(layout.budget.shape)[layout.stream, layout.year]
             whole = np.where(scope, np.minimum(whole, down), whole)
             rules.append(f"{c.share_of_stream:.2%} of the stream-year budget")
     cells = np.flatnonzero(np.isfinite(raw))
