@@ -100,7 +100,8 @@ def test_floor_fixed_and_per_head_round_up_and_skip_ineligible() -> None:
 def test_floor_file_and_orphans(tmp_path: Path) -> None:
     f = tmp_path / "floor.csv"
     f.write_text("code,place_based_2022_23\nE06000001,10.2\nE06000004,500\n")
-    cfg = config(floors=[{"kind": "file", "path": str(f)}])
+    cfg = config(floors=[{"kind": "file", "path": str(f), "streams": ["place_based"],
+                          "years": ["2022-23"]}])
     layout = build_layout(cfg, tiny_areas())
     fr = floors(layout, list(cfg.floors))
     k = int(layout.position[1, 0, 0])

@@ -67,7 +67,8 @@ def test_eligibility_leaves_a_floored_la_no_money(tmp_path) -> None:
     f = tmp_path / "prev.csv"
     f.write_text("code,place_based_2022_23\nE06000005,50000\n")
     with pytest.raises(ConfigError) as err:
-        presolve(cfg(floors=[{"kind": "file", "path": str(f)}]))
+        presolve(cfg(floors=[{"kind": "file", "path": str(f), "streams": ["place_based"],
+                              "years": ["2022-23"]}]))
     msg = str(err.value)
     assert "[floor_not_eligible]" in msg
     assert "Town E (E06000005) place_based 2022-23: floor of £50,000 but its wave 3 has not " \

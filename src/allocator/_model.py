@@ -22,6 +22,11 @@ from pydantic import (
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Largest sum of money (whole pounds) a config or floor file may hold: £10**15 (a thousand
+#: trillion). Larger numbers are typing mistakes, and from 2**53 (about 9.007e15) whole pounds are
+#: no longer exact in the solver's floating point.
+MAX_POUNDS = 10**15
+
 
 class StrictModel(BaseModel):
     """Pydantic model that forbids unknown keys and is frozen after validation.
@@ -30,9 +35,13 @@ class StrictModel(BaseModel):
     out of the dump while they hold their default, so the canonical config, and with it the
     config hash of every existing config and the replay of every earlier run, does not change
     when a new optional key is introduced.
+
+    Floats must be finite: ``.inf`` or ``.nan`` anywhere in a config is an error naming the key.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
     omit_when_default: ClassVar[frozenset[str]] = frozenset()
 
     @model_serializer(mode="wrap")

@@ -11,6 +11,7 @@ comments and key order do not change it, but every value does.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from pydantic import Field, field_validator, model_validator
 from ._model import Sourced, StrictModel, validate_model
 from .allocate.config import AllocationConfig
 from .data.config import DataConfig
-from .errors import ConfigError
+from .errors import AllocatorError, ConfigError
 from .index.config import IndexConfig, UncertaintyConfig
 from .provenance import canonical_json, sha256_bytes
 from .report.published import PublishedTableConfig
@@ -31,6 +32,15 @@ from .report.reconcile import ReconciliationConfig
 from .waves import WavesConfig
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+#: Largest config file read, in bytes (the published config is about 6 kB).
+MAX_CONFIG_BYTES = 1_000_000
+#: Deepest nesting of mappings and lists a config may have (the published config has 6).
+MAX_DEPTH = 32
+#: Most values (mapping entries and list items, aliases counted each time) in one config file.
+MAX_NODES = 100_000
+#: Longest ``extends:`` chain.
+MAX_EXTENDS = 16
 
 
 class OutputConfig(StrictModel):
@@ -163,31 +173,80 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
     return mapping
 
 
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{node.value!r} at line {node.start_mark.line + 1}, column {node.start_mark.column + 1} "
+            f"is not a valid date ({exc}); write dates as YYYY-MM-DD"
+        ) from None
+
+
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
 )
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+def _check_values(value: Any, path: str = "", depth: int = 0, seen: list[int] | None = None) -> None:
+    """Reject what no config key can mean: deep nesting, NaN/inf, integers beyond 64 bits,
+    and more than :data:`MAX_NODES` values (YAML aliases can multiply a small file)."""
+    seen = [0] if seen is None else seen
+    seen[0] += 1
+    if seen[0] > MAX_NODES:
+        raise ConfigError(f"more than {MAX_NODES:,} values (YAML aliases expanding?); not a config")
+    if depth > MAX_DEPTH:
+        raise ConfigError(f"'{path or '(top level)'}' is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ConfigError(f"key {k!r} under '{path or '(top level)'}' is not text")
+            _check_values(v, f"{path}.{k}" if path else k, depth + 1, seen)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_values(v, f"{path}[{i}]", depth + 1, seen)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"'{path}': {value!r} is not a finite number")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise ConfigError(f"'{path}': {value:.3g} is far too large (the limits are in the docs "
+                          "of each key; money is capped at £10**15)")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    from .data.safe_files import check_regular_file, excerpt
+
+    if not path.exists() and not path.is_symlink():
         raise ConfigError(f"config file not found: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        check_regular_file(path, "config file", MAX_CONFIG_BYTES)
+    except AllocatorError as exc:
+        raise ConfigError(str(exc)) from None
+    raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
         doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config (more than {MAX_DEPTH} "
+                          "levels)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+        raise ConfigError(f"{path}: malformed YAML{where}: {excerpt(problem, 120)}") from None
     if doc is None:
         raise ConfigError(f"{path}: the config file is empty")
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: a config must be a mapping of keys, got {type(doc).__name__}")
+    try:
+        _check_values(doc)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return doc
 
 
@@ -204,16 +263,27 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 
 def read_config_document(path: str | os.PathLike[str], _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a config file and resolve its ``extends:`` chain into one document."""
-    p = Path(path).resolve()
+    from .data.safe_files import check_path_text
+
+    try:
+        p = Path(check_path_text(path, "config file")).resolve()
+    except AllocatorError as exc:
+        raise ConfigError(str(exc)) from None
     if p in _seen:
         chain = " -> ".join(str(s) for s in (*_seen, p))
         raise ConfigError(f"config 'extends' loops: {chain}")
+    if len(_seen) >= MAX_EXTENDS:
+        raise ConfigError(f"{p}: 'extends' chain is longer than {MAX_EXTENDS} files")
     doc = _read_yaml(p)
     parent = doc.pop("extends", None)
     if parent is None:
         return doc
     if not isinstance(parent, str):
-        raise ConfigError(f"{p}: 'extends' must be a file path, got {parent!r}")
+        raise ConfigError(f"{p}: 'extends' must be a file path, got a {type(parent).__name__}")
+    try:
+        check_path_text(parent, "'extends'")
+    except AllocatorError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
     base = read_config_document(p.parent / parent, (*_seen, p))
     return deep_merge(base, doc)
 

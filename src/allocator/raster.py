@@ -529,10 +529,10 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def _resolve(path: Path, base_dir: str | os.PathLike[str] | None) -> Path:
-    p = Path(path).expanduser()
-    if not p.is_absolute() and base_dir is not None:
-        p = Path(base_dir) / p
-    return p
+    from .data.safe_files import MAX_RASTER_BYTES, resolve_input
+
+    base = None if base_dir is None else Path(base_dir)
+    return resolve_input(path, base, "data.rasters path", MAX_RASTER_BYTES)
 
 
 def raster_indicator_entries(specs: Sequence[RasterIndicatorConfig]) -> dict[str, dict[str, str]]:

@@ -18,15 +18,15 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .. import columns as _columns
-from .._model import Sourced, StrictModel, validate_model
+from .._model import MAX_POUNDS, Sourced, StrictModel, validate_model
 from .eligible import EligibleSpec
 from .targets import Basis, Population, TargetConfig  # noqa: F401 - TargetConfig re-exported
 
 YEAR_PATTERN = re.compile(r"^\d{4}-\d{2}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
-Pounds = Annotated[int, Field(strict=True, ge=0)]
-PositivePounds = Annotated[int, Field(strict=True, gt=0)]
+Pounds = Annotated[int, Field(strict=True, ge=0, le=MAX_POUNDS)]
+PositivePounds = Annotated[int, Field(strict=True, gt=0, le=MAX_POUNDS)]
 AppliesTo = Literal["each_stream", "total"]
 
 
@@ -109,7 +109,7 @@ class FloorConfig(Sourced):
     """
 
     kind: Literal["fixed", "per_head", "file"]
-    amount: float | None = Field(default=None, ge=0)
+    amount: float | None = Field(default=None, ge=0, le=MAX_POUNDS)
     path: Path | None = None
     streams: list[str] | None = None
     years: list[str] | None = None
@@ -151,7 +151,7 @@ class CapConfig(Sourced):
 
     omit_when_default = frozenset({"applies_to"})
 
-    per_head: float | None = Field(default=None, gt=0)
+    per_head: float | None = Field(default=None, gt=0, le=MAX_POUNDS)
     share_of_stream: float | None = Field(default=None, gt=0, le=1)
     streams: list[str] | None = None
     years: list[str] | None = None
@@ -194,8 +194,8 @@ class PaceConfig(Sourced):
 
     omit_when_default = frozenset({"applies_to"})
 
-    min_uplift: float | None = Field(default=None, gt=-1)
-    max_growth: float | None = Field(default=None, ge=0)
+    min_uplift: float | None = Field(default=None, gt=-1, le=1000)
+    max_growth: float | None = Field(default=None, ge=0, le=1000)
     no_cash_cut: bool = False
     streams: list[str] | None = None
     entrants: Literal["exempt", "from_zero"] = "exempt"

@@ -125,13 +125,14 @@ def load_areas(config: DataConfig | None = None, data_dir: Path | str | None = N
 
 
 def _ocu_path(config: DataConfig, root: Path) -> Path | None:
+    from .safe_files import resolve_input
+
     if config.ocu_file is None:
         return None
     if config.ocu_file == "auto":
         auto = root / DEFAULT_OCU_FILE
         return auto if auto.is_file() else None
-    p = Path(config.ocu_file).expanduser()
-    return p if p.is_absolute() else root / p
+    return resolve_input(config.ocu_file, root, "data.ocu_file")
 
 
 def build(

@@ -60,14 +60,13 @@ def read_ocu(path: Path, boundaries: dict[str, str]) -> pd.DataFrame:
         ``code``, ``ocu_rate``, ``ocu_count``, ``ocu_flag`` (``""``: values as supplied, else
         the file's ``flag``), ``year``, ``source``.
     """
+    from .safe_files import read_rows
+
     if not path.is_file():
         raise DataError("OCU file given by data.ocu_file does not exist. " + _schema_hint(),
                         file=path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot be read as UTF-8 CSV: {exc}", file=path) from exc
-    df.columns = [c.strip() for c in df.columns]
+    header, rows = read_rows(path, "data.ocu_file")
+    df = pd.DataFrame(rows, columns=header, dtype=str)
     try:
         require_columns(df, OCU_SCHEMA, path)
     except DataError as exc:

@@ -35,6 +35,13 @@ Aggregator = Literal["arithmetic", "geometric"]
 #: Deprivation measures the Monte Carlo can swap for one another (IMD 2019 or one IoD domain).
 DeprivationMeasure = Literal["imd_score", "income_score", "employment_score"]
 
+#: Most Monte Carlo draws a config may ask for (10,000 is the published run's; more takes minutes).
+MAX_DRAWS = 100_000
+#: Largest seed (seeds are non-negative and fit in 63 bits).
+MAX_SEED = 2**63 - 1
+#: Largest indicator weight (weights are relative; a huge one is a typing mistake).
+MAX_WEIGHT = 1e6
+
 NORMALISERS: tuple[str, ...] = ("zscore", "minmax", "rank", "exponential")
 AGGREGATORS: tuple[str, ...] = ("arithmetic", "geometric")
 
@@ -97,10 +104,10 @@ class IndicatorSpec(StrictModel):
     name: str
     direction: Direction
     transform: Transform = "none"
-    weight: float = Field(default=1.0)
+    weight: float = Field(default=1.0, le=MAX_WEIGHT)
     required: bool = True
     missing: Missing = "error"
-    relative_error: float | None = Field(default=None, ge=0)
+    relative_error: float | None = Field(default=None, ge=0, le=100)
 
     @field_validator("name")
     @classmethod
@@ -133,8 +140,8 @@ class NeedFactorConfig(Sourced):
     score; the allocator's target basis is ``need_factor * population``.
     """
 
-    low: float = Field(default=0.5, ge=0)
-    high: float = Field(default=1.5, ge=0)
+    low: float = Field(default=0.5, ge=0, le=1000)
+    high: float = Field(default=1.5, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _ordered(self) -> NeedFactorConfig:
@@ -215,10 +222,10 @@ class SensitivityConfig(StrictModel):
     """
 
     enabled: bool = True
-    samples: int = Field(default=1024, ge=2)
-    num_resamples: int = Field(default=100, ge=2)
+    samples: int = Field(default=1024, ge=2, le=65_536)
+    num_resamples: int = Field(default=100, ge=2, le=10_000)
     conf_level: float = Field(default=0.95, gt=0, lt=1)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
 
     @field_validator("samples")
     @classmethod
@@ -244,9 +251,9 @@ class UncertaintyConfig(Sourced):
     enabled : bool
         When False the analysis is skipped and the index table's uncertainty columns are empty.
     draws : int
-        Number of Monte Carlo draws.
+        Number of Monte Carlo draws, 1 to :data:`MAX_DRAWS` (100,000).
     seed : int
-        Required: seeds the single ``numpy.random.SeedSequence`` all draws come from.
+        Required, 0 to 2**63 - 1: seeds the single ``numpy.random.SeedSequence`` all draws come from.
     weight_concentration : float
         Dirichlet concentration ``c``: weights ~ Dirichlet(c * w) with ``w`` the normalised
         configured weights, so ``E[weight] = w`` and ``Var = w(1-w)/(c+1)``. Larger = tighter.
@@ -279,16 +286,16 @@ class UncertaintyConfig(Sourced):
     """
 
     enabled: bool = True
-    draws: int = Field(default=10_000, ge=1)
-    seed: int
-    weight_concentration: float = Field(default=50.0, ge=0)
+    draws: int = Field(default=10_000, ge=1, le=MAX_DRAWS)
+    seed: int = Field(ge=0, le=MAX_SEED)
+    weight_concentration: float = Field(default=50.0, ge=0, le=1e6)
     normalise_choices: list[Normaliser] | None = None
     aggregate_choices: list[Aggregator] | None = None
     deprivation_choices: list[DeprivationMeasure] | None = None
-    relative_error: float = Field(default=0.05, ge=0)
+    relative_error: float = Field(default=0.05, ge=0, le=100)
     use_death_rate_interval: bool = True
     borderline: tuple[float, float] = (0.2, 0.8)
-    chunk_size: int = Field(default=2_000, ge=1)
+    chunk_size: int = Field(default=2_000, ge=1, le=1_000_000)
     sensitivity: SensitivityConfig | None = None
 
     @field_validator("normalise_choices", "aggregate_choices", "deprivation_choices")

@@ -17,10 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ...columns import money_column
-from ...errors import DataError
 from ..cells import Layout
 from ..config import AllocationConfig, FloorConfig
 from ..exact import ceil_product
@@ -32,58 +29,17 @@ if TYPE_CHECKING:
 
 
 def read_floor_file(path: Path, layout: Layout, floor: FloorConfig) -> np.ndarray:
-    """Read a floor CSV into an array ``(n_streams, n_years, n_areas)`` of pounds (NaN = none).
+    """Read a floor CSV into ``(n_streams, n_years, n_areas)`` pounds (NaN = none).
 
-    The file has ``code`` and either ``amount`` (applied to every stream-year in the floor's
-    scope) or ``<stream>_<year>`` columns.
-
-    Raises
-    ------
-    DataError
-        Missing file or columns, unknown or duplicate codes, negative or non-numeric amounts.
+    Strict: see :func:`allocator.data.floor_file.read_floor_table` (unknown columns, a missing
+    stream-year column, ragged rows, non-finite or absurd amounts are errors).
     """
-    if not path.is_file():
-        raise DataError("floor file not found", file=path)
-    frame = pd.read_csv(path, dtype={"code": str})
-    if "code" not in frame.columns:
-        raise DataError("floor file needs a 'code' column", file=path, column="code")
-    dup = frame["code"][frame["code"].duplicated()]
-    if len(dup):
-        raise DataError("duplicate codes in floor file", file=path, column="code", codes=dup)
-    codes = layout.areas["code"]
-    unknown = sorted(set(frame["code"]) - set(codes))
-    if unknown:
-        raise DataError("floor file names codes not in the areas table", file=path,
-                        column="code", codes=unknown)
-    out = np.full((len(layout.streams), len(layout.years), len(codes)), np.nan)
-    where = codes.reset_index(drop=True).reset_index().set_index("code")["index"]
-    rows = where.loc[frame["code"]].to_numpy()
-    streams = floor.streams or layout.streams
-    years = floor.years or layout.years
-    for s, stream in enumerate(layout.streams):
-        for y, year in enumerate(layout.years):
-            if stream not in streams or year not in years:
-                continue
-            col = money_column(stream, year)
-            if col in frame.columns:
-                use = col
-            elif "amount" in frame.columns:
-                use = "amount"
-            else:
-                continue
-            vals = pd.to_numeric(frame[use], errors="coerce").to_numpy(float)
-            bad = ~np.isfinite(vals) | (vals < 0)
-            if bad.any():
-                raise DataError("floor amounts must be numbers >= 0", file=path, column=use,
-                                codes=frame["code"][bad])
-            out[s, y, rows] = vals
-    if np.isnan(out).all():
-        raise DataError(
-            "floor file has neither an 'amount' column nor '<stream>_<year>' columns for the "
-            f"floor's streams {streams} and years {years}",
-            file=path,
-        )
-    return out
+    from ...data.floor_file import read_floor_table
+
+    return read_floor_table(
+        path, codes=layout.areas["code"].tolist(), streams=layout.streams, years=layout.years,
+        scope_streams=floor.streams, scope_years=floor.years,
+    )
 
 
 @dataclass(frozen=True)
@@ -119,9 +75,9 @@ def floors(layout: Layout, configs: list[FloorConfig], base_dir: Path | None = N
             up = ceil_product(f.amount or 0.0, pop)
             rules.append(f"£{f.amount:g} per head ({f.population})")
         else:
-            path = Path(f.path) if f.path is not None else Path()
-            if base_dir is not None and not path.is_absolute():
-                path = base_dir / path
+            from ...safe_files import resolve_input
+
+            path = resolve_input(f.path or "", base_dir, "allocation.floors path")
             grid = read_floor_file(path, layout, f)
             vals = grid[layout.stream, layout.year, layout.area]
             scope = scope & np.isfinite(vals)
