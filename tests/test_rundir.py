@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from allocator.errors import OutputError
-from allocator.rundir import TMP_PREFIX, atomic_run_dir, safe_name, sweep_stale
+from allocator.rundir import (
+    LOCK_SUFFIX,
+    STALE_AFTER_SECONDS,
+    TMP_PREFIX,
+    atomic_run_dir,
+    owner,
+    safe_name,
+    sweep_stale,
+)
 
 
 def test_success_renames_into_place(tmp_path: Path) -> None:
@@ -59,16 +69,66 @@ def test_read_only_location_is_a_clear_error(tmp_path: Path) -> None:
         ro.chmod(0o700)
 
 
-def test_stale_temp_dirs_of_dead_processes_are_swept(tmp_path: Path) -> None:
+def _dead_pid() -> int:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    pid = int(dead.stdout)
-    stale = tmp_path / f"{TMP_PREFIX}{pid}-abcd"
-    stale.mkdir()
-    mine = tmp_path / f"{TMP_PREFIX}{os.getpid()}-live"
-    mine.mkdir()
+    return int(dead.stdout)
+
+
+def _locked(parent: Path, name: str, age: float = 3600, **record: object) -> Path:
+    """A temp folder with a lock naming this host/boot/namespace, changed by ``record``."""
+    folder = parent / name
+    folder.mkdir()
+    lock = parent / (name + LOCK_SUFFIX)
+    lock.write_text(json.dumps({**owner(), **record}))
+    old = time.time() - age
+    os.utime(lock, (old, old))
+    return folder
+
+
+def test_stale_temp_dirs_of_dead_processes_are_swept(tmp_path: Path) -> None:
+    stale = _locked(tmp_path, f"{TMP_PREFIX}1-abcd", pid=_dead_pid())
+    mine = _locked(tmp_path, f"{TMP_PREFIX}2-live")  # this process: alive
     removed = sweep_stale(tmp_path)
     assert removed == [stale]
+    assert not stale.exists() and not (tmp_path / (stale.name + LOCK_SUFFIX)).exists()
     assert mine.exists()
+
+
+@pytest.mark.parametrize("record", [
+    {"host": "another-machine"},
+    {"boot_id": "00000000-0000-0000-0000-000000000000"},
+    {"pid_ns": "pid:[1]"},  # another container on this machine: its PIDs are not ours to check
+])
+def test_temp_dirs_of_other_hosts_boots_or_containers_are_never_swept(tmp_path: Path, record) -> None:
+    other = _locked(tmp_path, f"{TMP_PREFIX}3-other", pid=_dead_pid(), **record)
+    assert sweep_stale(tmp_path) == []
+    assert other.exists()
+
+
+def test_a_recent_lock_or_no_lock_is_never_swept(tmp_path: Path) -> None:
+    young = _locked(tmp_path, f"{TMP_PREFIX}4-young", age=STALE_AFTER_SECONDS / 2, pid=_dead_pid())
+    bare = tmp_path / f"{TMP_PREFIX}5-nolock"
+    bare.mkdir()
+    garbled = _locked(tmp_path, f"{TMP_PREFIX}6-garbled")
+    (tmp_path / (garbled.name + LOCK_SUFFIX)).write_text("{not json")
+    os.utime(tmp_path / (garbled.name + LOCK_SUFFIX), (0, 0))
+    assert sweep_stale(tmp_path) == []
+    assert young.exists() and bare.exists() and garbled.exists()
+
+
+def test_a_reused_pid_is_recognised_by_its_start_time(tmp_path: Path) -> None:
+    reused = _locked(tmp_path, f"{TMP_PREFIX}7-reused", start="1")  # our PID, another start time
+    assert sweep_stale(tmp_path) == [reused]
+
+
+def test_dangling_symlink_at_the_run_name_takes_the_next_suffix(tmp_path: Path) -> None:
+    (tmp_path / "run").symlink_to(tmp_path / "nowhere")
+    with atomic_run_dir(tmp_path, "run") as (tmp, final):
+        (tmp / "a.txt").write_text("x")
+    assert final == [tmp_path / "run-2"]
+    assert (tmp_path / "run-2" / "a.txt").read_text() == "x"
+    assert (tmp_path / "run").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run-2"]
 
 
 def test_killed_run_leaves_no_run_directory(tmp_path: Path) -> None:

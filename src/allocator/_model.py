@@ -22,10 +22,10 @@ from pydantic import (
 
 M = TypeVar("M", bound=BaseModel)
 
-#: Largest sum of money (whole pounds) a config or floor file may hold: £10**15 (a thousand
-#: trillion). Larger numbers are typing mistakes, and from 2**53 (about 9.007e15) whole pounds are
-#: no longer exact in the solver's floating point.
-MAX_POUNDS = 10**15
+#: Largest sum of money (whole pounds) a config or floor file may hold: £4 * 10**15. Larger
+#: numbers are typing mistakes, and from 2**53 (about 9.007e15) whole pounds are no longer exact
+#: in the solver's floating point.
+MAX_POUNDS = 4 * 10**15
 
 
 class StrictModel(BaseModel):

@@ -24,6 +24,9 @@ _DATA_DIR_HELP = (
     "Folder holding the official source files (default: $ALLOCATOR_DATA_DIR, else ../shared/geodata "
     "beside the repository)."
 )
+_NO_CACHE_HELP = (
+    "Build the areas table from the source files, ignoring geodata/cache (replay always does)."
+)
 
 
 def _fail(message: str, code: int) -> None:
@@ -122,8 +125,9 @@ def main() -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Parent folder for the run directory (default: the config's output.dir, 'outputs').")
 @common_options
+@click.option("--no-cache", "no_cache", is_flag=True, help=_NO_CACHE_HELP)
 @friendly
-def run(config: Path, data_dir: Path | None, out: Path | None) -> None:
+def run(config: Path, data_dir: Path | None, out: Path | None, no_cache: bool) -> None:
     """Run CONFIG end to end and write a new run directory."""
     from .config import load_config
     from .pipeline import output_parent
@@ -134,7 +138,8 @@ def run(config: Path, data_dir: Path | None, out: Path | None) -> None:
     parent = output_parent(cfg, out)
     check_writable(parent)  # fail in a second, not after the whole run
     progress = not _flag("quiet")
-    result = run_pipeline(cfg, data_dir=data_dir, progress=progress)
+    result = run_pipeline(cfg, data_dir=data_dir, progress=progress,
+                          cache=False if no_cache else None)
     run_dir = result.write(parent, progress=progress)
     click.echo(result.headline())
     click.echo(f"run directory: {run_dir}")
@@ -144,14 +149,16 @@ def run(config: Path, data_dir: Path | None, out: Path | None) -> None:
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
 @common_options
+@click.option("--no-cache", "no_cache", is_flag=True, help=_NO_CACHE_HELP)
 @friendly
-def validate(config: Path, data_dir: Path | None) -> None:
+def validate(config: Path, data_dir: Path | None, no_cache: bool) -> None:
     """Check CONFIG and the data it needs, and the allocation set-up, without solving."""
     from .config import load_config
     from .pipeline import validate as validate_pipeline
 
     cfg = load_config(config)
-    click.echo(validate_pipeline(cfg, data_dir=data_dir, progress=not _flag("quiet")))
+    click.echo(validate_pipeline(cfg, data_dir=data_dir, progress=not _flag("quiet"),
+                                 cache=False if no_cache else None))
 
 
 @main.command()

@@ -210,7 +210,7 @@ def _check_values(value: Any, path: str = "", depth: int = 0, seen: list[int] | 
         raise ConfigError(f"'{path}': {value!r} is not a finite number")
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
         raise ConfigError(f"'{path}': {value:.3g} is far too large (the limits are in the docs "
-                          "of each key; money is capped at £10**15)")
+                          "of each key; money is capped at £4 * 10**15)")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

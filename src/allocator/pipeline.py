@@ -53,6 +53,8 @@ class RunResult:
         Statements every output repeats (missing indicators, imputations).
     inputs : dict
         SHA-256 of every input file, by path relative to the data directory.
+    areas_sha256 : str, optional
+        Digest of the areas table used (:func:`allocator.data.cache.table_digest`).
     """
 
     config: RunConfig
@@ -70,6 +72,7 @@ class RunResult:
     overrides: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     sensitivity: pd.DataFrame | None = field(default=None, repr=False)
     sensitivity_notes: list[str] = field(default_factory=list, repr=False)
+    areas_sha256: str | None = None
 
     @property
     def run_hash(self) -> str:
@@ -135,12 +138,27 @@ def output_parent(config: RunConfig, out: str | os.PathLike[str] | None = None) 
     return target
 
 
-def prepare(config: RunConfig, data_dir: str | os.PathLike[str] | None = None, *, verify_hashes: bool | None = None) -> tuple[Path, AreaData]:
-    """Resolve the data directory and load the areas table for ``config``."""
+def prepare(
+    config: RunConfig,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    verify_hashes: bool | None = None,
+    cache: bool | None = None,
+) -> tuple[Path, AreaData]:
+    """Resolve the data directory and load the areas table for ``config``.
+
+    ``verify_hashes`` and ``cache`` override ``config.data`` for this load only (the config and
+    its hash are unchanged): replay reports changed inputs itself and never uses the cache.
+    """
     root = resolve_data_dir(data_dir)
     data_cfg = config.data
+    update: dict[str, bool] = {}
     if verify_hashes is not None:
-        data_cfg = data_cfg.model_copy(update={"verify_hashes": verify_hashes})
+        update["verify_hashes"] = verify_hashes
+    if cache is not None:
+        update["cache"] = cache
+    if update:
+        data_cfg = data_cfg.model_copy(update=update)
     areas = load_areas(data_cfg, root)
     if data_cfg.rasters:
         from .raster import add_raster_indicators
@@ -152,12 +170,58 @@ def prepare(config: RunConfig, data_dir: str | os.PathLike[str] | None = None, *
     return root, areas
 
 
+@dataclass
+class SetUp:
+    """Everything :func:`set_up` checked: data, need index, waves, the presolved problem."""
+
+    root: Path
+    areas: AreaData
+    need: Any
+    waves: Any
+    problem: Any
+
+
+def set_up(
+    config: RunConfig,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = False,
+    verify_hashes: bool | None = None,
+    cache: bool | None = None,
+) -> SetUp:
+    """Every check a run makes before its Monte Carlo and solve; :func:`validate` runs exactly this.
+
+    Loads and checks the data (contracts, floor and OCU files), builds the need index and the
+    waves, builds the allocation problem and presolves it.
+    """
+    from .allocate import AllocationProblem
+    from .index import NeedIndex, index_table
+    from .waves import Waves
+
+    _progress(progress, "loading and checking the source data")
+    root, areas = prepare(config, data_dir, verify_hashes=verify_hashes, cache=cache)
+    frame = areas.frame
+    _check_published(config, frame["code"].astype(str).tolist())
+    _progress(progress, "building the need index")
+    need = NeedIndex(config.index, tie_break=config.waves.tie_break).fit(frame)
+    waves = Waves(config.waves).fit(need)
+    table = index_table(frame, need, waves, None)
+    alloc_in = pd.DataFrame(frame.drop(columns="geometry")).merge(
+        table[["code", "need_factor", "wave"]], on="code"
+    )
+    _progress(progress, "checking the allocation set-up (presolve)")
+    problem = AllocationProblem.from_config(config.allocation, alloc_in, base_dir=root)
+    problem.presolve()
+    return SetUp(root, areas, need, waves, problem)
+
+
 def run(
     config: RunConfig,
     data_dir: str | os.PathLike[str] | None = None,
     *,
     progress: bool = False,
     verify_hashes: bool | None = None,
+    cache: bool | None = None,
 ) -> RunResult:
     """Run the whole pipeline in memory.
 
@@ -172,24 +236,19 @@ def run(
     verify_hashes : bool, optional
         Override ``config.data.verify_hashes`` without changing the config (used by replay,
         which reports changed inputs itself).
+    cache : bool, optional
+        Override ``config.data.cache`` (``--no-cache``; replay always builds afresh).
 
     Returns
     -------
     RunResult
     """
-    from .allocate import AllocationProblem
-    from .index import NeedIndex, index_table, strategy_checks
+    from .index import index_table, strategy_checks
     from .montecarlo import RankUncertainty
-    from .waves import Waves
 
-    _progress(progress, "loading and checking the source data")
-    root, areas = prepare(config, data_dir, verify_hashes=verify_hashes)
+    s = set_up(config, data_dir, progress=progress, verify_hashes=verify_hashes, cache=cache)
+    root, areas, need, waves, problem = s.root, s.areas, s.need, s.waves, s.problem
     frame = areas.frame
-    _check_published(config, frame["code"].astype(str).tolist())
-
-    _progress(progress, "building the need index")
-    need = NeedIndex(config.index, tie_break=config.waves.tie_break).fit(frame)
-    waves = Waves(config.waves).fit(need)
     unc = None
     if config.uncertainty.enabled:
         _progress(progress, f"Monte Carlo: {config.uncertainty.draws:,} draws")
@@ -208,14 +267,13 @@ def run(
     checks = strategy_checks(frame.merge(table[["code", "wave"]], on="code"))
 
     _progress(progress, "solving the allocation")
-    alloc_in = pd.DataFrame(frame.drop(columns="geometry")).merge(
-        table[["code", "need_factor", "wave"]], on="code"
-    )
-    problem = AllocationProblem.from_config(config.allocation, alloc_in, base_dir=root).solve()
+    problem.solve()
     problem.verify()
 
     notes = list(dict.fromkeys([*areas.notes, *need.notes_, *config.allocation.caveats(),
                                 *_deprivation_notes(config)]))
+    from .data.cache import table_digest
+
     inputs = {s["path"]: s["sha256"] for s in areas.sources}
     inputs.update(_extra_inputs(config, root))
     solver = solver_summary(problem)
@@ -235,6 +293,7 @@ def run(
         overrides=waves.overrides_,
         sensitivity=None if sens is None else sens.indices_,
         sensitivity_notes=[] if sens is None else list(sens.notes_),
+        areas_sha256=table_digest(areas),
     )
 
 
@@ -263,9 +322,10 @@ def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
                 out[str(path)] = sha256_file(p)
     for floor in config.allocation.floors:
         if floor.kind == "file" and floor.path is not None:
-            p = floor.path if floor.path.is_absolute() else root / floor.path
-            if p.is_file():
-                out[str(floor.path)] = sha256_file(p)
+            from .data.safe_files import resolve_input
+
+            p = resolve_input(floor.path, root, "allocation.floors path")
+            out[str(floor.path)] = sha256_file(p)
     if config.output.static_maps and config.output.hex_cartogram and (root / HEX_CARTOGRAM).is_file():
         out[HEX_CARTOGRAM] = sha256_file(root / HEX_CARTOGRAM)
     return out
@@ -305,29 +365,21 @@ def solver_summary(problem: Any) -> dict[str, Any]:
 
 
 def validate(
-    config: RunConfig, data_dir: str | os.PathLike[str] | None = None, *, progress: bool = False
+    config: RunConfig,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = False,
+    cache: bool | None = None,
 ) -> str:
     """Check a config and its data, and presolve the allocation, without solving.
 
-    Returns a short report; raises an :class:`~allocator.errors.AllocatorError` on the first
-    problem. ``progress`` prints a line on stderr as each step starts.
+    Runs :func:`set_up`, the same function :func:`run` starts with, so every check a run makes
+    before its Monte Carlo and solve is made here too. Returns a short report; raises an
+    :class:`~allocator.errors.AllocatorError` on the first problem. ``progress`` prints a line
+    on stderr as each step starts.
     """
-    from .allocate import AllocationProblem
-    from .index import NeedIndex
-    from .waves import Waves
-
-    _progress(progress, "loading and checking the source data")
-    root, areas = prepare(config, data_dir)
-    _progress(progress, "building the need index and the waves")
-    need = NeedIndex(config.index, tie_break=config.waves.tie_break).fit(areas.frame)
-    waves = Waves(config.waves).fit(need)
-    _progress(progress, "checking the allocation set-up (presolve)")
-    alloc_in = pd.DataFrame(areas.frame.drop(columns="geometry")).merge(
-        pd.DataFrame({"code": need.score_.index, "need_factor": need.need_factor_.to_numpy()}),
-        on="code",
-    ).merge(waves.wave_.reset_index(), on="code")
-    problem = AllocationProblem.from_config(config.allocation, alloc_in, base_dir=root)
-    problem.presolve()
+    s = set_up(config, data_dir, progress=progress, cache=cache)
+    root, areas, need, waves = s.root, s.areas, s.need, s.waves
     lines = [
         f"config {config.name} is valid (sha256 {config.hash()[:16]})",
         f"data: {len(areas.frame)} LAs from {root}",

@@ -98,7 +98,12 @@ def collect_versions() -> dict[str, str]:
 
 @dataclass
 class Manifest:
-    """The record of one run. Serialised as ``manifest.json`` in the run directory."""
+    """The record of one run. Serialised as ``manifest.json`` in the run directory.
+
+    ``areas_sha256`` is :func:`allocator.data.cache.table_digest` of the areas table the run
+    used (every value, boundary, source and note), so a run made from an edited cache cannot
+    replay: replay rebuilds the table from the source files.
+    """
 
     config_name: str
     config_hash: str
@@ -112,6 +117,7 @@ class Manifest:
     config: dict[str, Any] | None = None
     config_file: str = "config.yaml"
     manifest_version: int = MANIFEST_VERSION
+    areas_sha256: str | None = None
 
     def to_json(self) -> str:
         """Deterministic JSON text (sorted keys, 2-space indent, trailing newline)."""
@@ -128,26 +134,35 @@ class Manifest:
             "versions": dict(sorted(self.versions.items())),
             "solver": self.solver,
             "data_notes": list(self.data_notes),
+            "areas_sha256": self.areas_sha256,
         }
         return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
     def read(cls, path: str | Path) -> Manifest:
-        """Read a manifest, raising :class:`~allocator.errors.DataError` if it is not one."""
+        """Read a manifest, raising :class:`~allocator.errors.DataError` if it is not one.
+
+        A manifest is untrusted input (anyone can edit a published run): it must be a regular
+        file of at most :data:`MAX_MANIFEST_BYTES`, UTF-8 JSON, an object whose fields have their
+        types (text hashes, ``{name: sha256}`` maps, an integer or null seed, ...), and its
+        ``config_file`` a plain file name inside the run directory.
+        """
+        from .data.safe_files import check_regular_file, excerpt
         from .errors import DataError
 
         p = Path(path)
         if p.is_dir():
             p = p / MANIFEST_NAME
-        if not p.is_file():
+        if not p.exists():
             raise DataError("manifest not found", file=p)
+        check_regular_file(p, "manifest", MAX_MANIFEST_BYTES)
         try:
-            raw = json.loads(p.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"not a valid manifest (JSON error: {exc})", file=p) from None
-        missing = [k for k in ("config_name", "config_hash", "run_hash", "inputs", "outputs") if k not in raw]
-        if missing:
-            raise DataError(f"not an allocator manifest: missing keys {missing}", file=p)
+            raw = json.loads(p.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise DataError(f"not a valid manifest (JSON error: {excerpt(exc, 100)})", file=p) from None
+        problems = _manifest_problems(raw)
+        if problems:
+            raise DataError("not an allocator manifest: " + "; ".join(problems[:8]), file=p)
         return cls(
             config_name=raw["config_name"],
             config_hash=raw["config_hash"],
@@ -161,7 +176,52 @@ class Manifest:
             config=raw.get("config"),
             config_file=raw.get("config_file", "config.yaml"),
             manifest_version=int(raw.get("manifest_version", MANIFEST_VERSION)),
+            areas_sha256=raw.get("areas_sha256"),
         )
+
+
+#: Largest manifest read (bytes); a real one is a few kB.
+MAX_MANIFEST_BYTES = 5_000_000
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _manifest_problems(raw: Any) -> list[str]:
+    """Every way ``raw`` (parsed JSON) is not shaped like a manifest, one phrase each."""
+    if not isinstance(raw, dict):
+        return [f"the file holds a JSON {type(raw).__name__}, not an object"]
+    out: list[str] = []
+    for key in ("config_name", "config_hash", "run_hash", "inputs", "outputs"):
+        if key not in raw:
+            out.append(f"missing key '{key}'")
+    text = ("config_name", "config_hash", "run_hash", "config_file")
+    for key in text:
+        if key in raw and not isinstance(raw[key], str):
+            out.append(f"'{key}' must be text, not {type(raw[key]).__name__}")
+    for key in ("inputs", "outputs", "versions"):
+        v = raw.get(key, {})
+        if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+            out.append(f"'{key}' must map names to text")
+    if not isinstance(raw.get("solver", {}), dict):
+        out.append("'solver' must be an object")
+    notes = raw.get("data_notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        out.append("'data_notes' must be a list of text")
+    if raw.get("config") is not None and not isinstance(raw["config"], dict):
+        out.append("'config' must be an object")
+    if raw.get("seed") is not None and not _is_int(raw["seed"]):
+        out.append("'seed' must be a whole number or null")
+    if "manifest_version" in raw and not _is_int(raw["manifest_version"]):
+        out.append("'manifest_version' must be a whole number")
+    if raw.get("areas_sha256") is not None and not isinstance(raw["areas_sha256"], str):
+        out.append("'areas_sha256' must be text")
+    name = raw.get("config_file", "config.yaml")
+    if isinstance(name, str) and (not name or "/" in name or "\\" in name or name in (".", "..")
+                                  or not name.isprintable()):
+        out.append("'config_file' must be a plain file name in the run directory")
+    return out
 
 
 def run_hash(config_hash: str, inputs: Mapping[str, str]) -> str:

@@ -1,9 +1,7 @@
 """Replay, diff and explain: what an auditor does with a published run directory.
 
-* :func:`replay` re-runs a run from its recorded config into a temporary folder and compares every
-  output byte for byte with the published files and with the manifest's hashes. The report says
-  which input files changed, which versions differ, which published file was edited after the
-  run, which config values changed, and which allocation cells differ and by how much.
+* :func:`replay` (implemented in :mod:`allocator.audit`) re-creates the run directory from its
+  recorded config and the data and compares every file, both ways, byte for byte.
 * :func:`diff_runs` lists gainers and losers in pounds and wave moves between two runs.
 * :func:`explain_la` tells one LA's waterfall in words.
 """
@@ -11,149 +9,19 @@
 from __future__ import annotations
 
 import difflib
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import AllocatorError, DataError
-from .paths import resolve_data_dir
-from .provenance import (
-    MANIFEST_NAME,
-    Manifest,
-    cell_changes,
-    collect_versions,
-    dict_changes,
-    hash_changes,
-    sha256_file,
-    version_changes,
-)
+from .audit import ReplayReport, replay
+from .errors import DataError
+from .provenance import MANIFEST_NAME, Manifest
+from .runtable import header_lines as _header_lines
+from .runtable import read_table
 
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a run's CSV table, skipping the leading ``#`` provenance lines."""
-    if not path.is_file():
-        raise DataError("file not found in the run directory", file=path)
-    skip = len(_header_lines(path))
-    return pd.read_csv(path, skiprows=skip, dtype={"code": str}, keep_default_na=False, na_values=[""])
-
-
-@dataclass
-class ReplayReport:
-    """Outcome of a replay: ``ok`` is True only when every output is byte-identical."""
-
-    run_dir: Path
-    ok: bool
-    differences: list[str] = field(default_factory=list)
-    info: list[str] = field(default_factory=list)
-
-    def to_text(self) -> str:
-        """Human-readable report."""
-        head = (
-            f"replay of {self.run_dir}: every output is byte-identical to the published run"
-            if self.ok
-            else f"replay of {self.run_dir}: DIFFERS from the published run"
-        )
-        lines = [head]
-        if self.differences:
-            lines.append("What differs:")
-            lines.extend(f"- {d}" for d in self.differences)
-        if self.info:
-            lines.append("Also noted:")
-            lines.extend(f"- {i}" for i in self.info)
-        return "\n".join(lines)
-
-
-def replay(
-    manifest_path: str | Path, data_dir: str | Path | None = None, *, progress: bool = False
-) -> ReplayReport:
-    """Re-run a published run and compare it with what was published.
-
-    Parameters
-    ----------
-    manifest_path : path-like
-        ``manifest.json`` of the run (or its run directory).
-    data_dir : path-like, optional
-        Folder with the source files (default resolution as for ``run``).
-    progress : bool
-        Print a line on stderr as each step starts.
-
-    Returns
-    -------
-    ReplayReport
-    """
-    from .config import config_from_dict, read_config_document
-    from .pipeline import run as run_pipeline
-    from .progress import progress_line as _progress
-
-    _progress(progress, "checking the published files against the manifest")
-    manifest_file = Path(manifest_path)
-    if manifest_file.is_dir():
-        manifest_file = manifest_file / MANIFEST_NAME
-    manifest = Manifest.read(manifest_file)
-    run_dir = manifest_file.parent
-    differences: list[str] = []
-    info: list[str] = []
-
-    # 1. Published files edited (or removed, or added) after the run.
-    published_now = {
-        name: sha256_file(run_dir / name) for name in manifest.outputs if (run_dir / name).is_file()
-    }
-    for line in hash_changes(manifest.outputs, published_now, "published file"):
-        differences.append(line.replace("now", "on disk now") + " (edited after the run)")
-
-    # 2. The recorded config, and any change to it.
-    config_path = run_dir / manifest.config_file
-    doc = read_config_document(config_path)
-    cfg = config_from_dict(doc, source=str(config_path))
-    if cfg.hash() != manifest.config_hash:
-        changes = dict_changes(manifest.config or {}, cfg.canonical()) if manifest.config else []
-        detail = "; ".join(changes) if changes else "(the manifest holds no copy to compare)"
-        differences.append(f"config {manifest.config_file} differs from the one recorded: {detail}")
-
-    # 3. Versions.
-    vchanges = version_changes(manifest.versions, collect_versions())
-    info.extend(vchanges)
-
-    # 4. The input files as they are now.
-    root = resolve_data_dir(data_dir)
-    current_inputs = {
-        name: sha256_file(root / name) for name in manifest.inputs if (root / name).is_file()
-    }
-    differences.extend(
-        f"{line} (the source data changed since the run)"
-        for line in hash_changes(manifest.inputs, current_inputs, "input file")
-    )
-
-    # 5. Re-run into a temporary folder and compare.
-    _progress(progress, "re-running the recorded config")
-    with tempfile.TemporaryDirectory(prefix="allocator-replay-") as tmp:
-        try:
-            result = run_pipeline(cfg, data_dir=root, progress=progress, verify_hashes=False)
-        except AllocatorError as exc:
-            differences.append(f"the re-run failed: {exc}")
-            return ReplayReport(run_dir=run_dir, ok=False, differences=differences, info=info)
-        new_dir = result.write(Path(tmp), progress=progress)
-        _progress(progress, "comparing every output, byte for byte")
-        new_manifest = Manifest.read(new_dir / MANIFEST_NAME)
-        for name in sorted(set(manifest.outputs) | set(new_manifest.outputs)):
-            old, new = manifest.outputs.get(name), new_manifest.outputs.get(name)
-            if old != new:
-                differences.append(
-                    f"output {name}: replay gives sha256 {str(new)[:12]}..., manifest records "
-                    f"{str(old)[:12]}..."
-                )
-        if (run_dir / "allocation.csv").is_file():
-            cells = cell_changes(
-                read_table(run_dir / "allocation.csv"), read_table(new_dir / "allocation.csv")
-            )
-            differences.extend(f"allocation.csv: {c}" for c in cells)
-        if new_manifest.solver != manifest.solver:
-            differences.extend(f"solver {c}" for c in dict_changes(manifest.solver, new_manifest.solver))
-    if vchanges and differences:
-        info.append("dependency versions differ from the manifest: they may explain the differences")
-    return ReplayReport(run_dir=run_dir, ok=not differences, differences=differences, info=info)
+#: Every ``<stream>_<yyyy>_<yy>`` money column of an allocation table (year totals included).
+MONEY_PATTERN = "*_[0-9][0-9][0-9][0-9]_[0-9][0-9]"
 
 
 @dataclass
@@ -262,7 +130,8 @@ def diff_runs(run_a: str | Path, run_b: str | Path) -> RunDiff:
     from .columns import TOTAL, split_money_columns
 
     a_dir, b_dir = _check_run_dir(Path(run_a)), _check_run_dir(Path(run_b))
-    a, b = read_table(a_dir / "allocation.csv"), read_table(b_dir / "allocation.csv")
+    a, b = (read_table(d / "allocation.csv", required=("code", "name", "wave", TOTAL),
+                       integers=("wave", TOTAL, MONEY_PATTERN)) for d in (a_dir, b_dir))
     merged = a[["code", "name", "wave", TOTAL]].merge(
         b[["code", "wave", TOTAL]], on="code", how="outer", suffixes=("_a", "_b")
     )
@@ -329,16 +198,6 @@ def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]
     return frame, meta
 
 
-def _header_lines(path: Path) -> list[str]:
-    lines = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.startswith("#"):
-                break
-            lines.append(line.rstrip("\n"))
-    return lines
-
-
 def compare_map(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:
     """Write a map of the differences between two runs to ``out`` (never overwriting a file)."""
     from .errors import OutputError
@@ -374,7 +233,8 @@ def explain_la(run_dir: str | Path, la: str) -> str:
         ONS code or name (case-insensitive; a unique part of a name is enough).
     """
     run = _check_run_dir(Path(run_dir))
-    alloc = read_table(run / "allocation.csv")
+    alloc = read_table(run / "allocation.csv", required=("code", "name", "region", "wave", "total"),
+                       integers=("wave", "total"))
     row = find_la(alloc, la)
     explain = read_table(run / "explain.csv")
     mine = explain[explain["code"] == row["code"]]
@@ -425,3 +285,6 @@ def explain_la(run_dir: str | Path, la: str) -> str:
         lines.append(text)
     lines.append(f"Total over the period: {_money(row['total'])}.")
     return "\n".join(lines)
+
+
+__all__ = ["ReplayReport", "replay", "read_table", "diff_runs", "explain_la", "compare_map"]

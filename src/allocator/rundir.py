@@ -1,26 +1,42 @@
-"""Atomic run directories.
+"""Atomic run directories, and temporary folders that are swept only when provably abandoned.
 
 A run is written into a hidden temporary directory beside its final place and renamed into place
 only when every file is complete, so a run killed half way leaves no run directory behind and an
 earlier run is never touched. Two runs that would take the same name get distinct names (``-2``,
-``-3``...); nothing is ever overwritten.
+``-3``...; a dangling symlink counts as taken); nothing is ever overwritten.
+
+Every temporary folder (a run's ``.allocator-tmp-*``, a replay's ``allocator-replay-*``) has a
+lock file beside it, ``<folder>.lock``, naming the host, the boot id, the PID namespace, the PID
+and the process start time of its owner. A later process removes the folder only when it is
+*provably abandoned*: same host, same boot, same PID namespace, the owner process gone (or its
+PID reused by a process that started at another time), and the lock older than
+:data:`STALE_AFTER_SECONDS`. A folder of a process on another machine or in another container
+(another PID namespace), or one without a readable lock, is never removed automatically.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import OutputError
 
 TMP_PREFIX = ".allocator-tmp-"
+REPLAY_PREFIX = "allocator-replay-"
+LOCK_SUFFIX = ".lock"
+#: A dead owner's temporary folder is removed only once its lock is at least this old (seconds).
+STALE_AFTER_SECONDS = 60.0
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -35,21 +51,96 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # pragma: no cover - another user's process
+    except (PermissionError, OverflowError, ValueError):  # another user's process / nonsense
         return True
     return True
 
 
-def sweep_stale(parent: Path) -> list[Path]:
-    """Remove temporary run directories left by processes that no longer exist."""
-    removed = []
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read(200).strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """Start time of ``pid`` in clock ticks since boot (field 22 of /proc/PID/stat), or ''."""
+    stat = _read(f"/proc/{pid}/stat")
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def owner() -> dict[str, Any]:
+    """Who this process is, as recorded in a lock file."""
+    try:
+        pid_ns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pid_ns = ""
+    return {
+        "host": socket.gethostname(),
+        "boot_id": _read("/proc/sys/kernel/random/boot_id"),
+        "pid_ns": pid_ns,
+        "pid": os.getpid(),
+        "start": _start_time(os.getpid()),
+    }
+
+
+def make_locked_dir(parent: Path, prefix: str) -> Path:
+    """Make a temporary folder under ``parent`` and its lock file ``<folder>.lock`` beside it."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    lock = tmp.with_name(tmp.name + LOCK_SUFFIX)
+    part = tmp.with_name(tmp.name + LOCK_SUFFIX + ".part")
+    try:
+        part.write_text(json.dumps(owner()), encoding="ascii")
+        os.replace(part, lock)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        part.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def remove_locked_dir(tmp: Path) -> None:
+    """Remove a temporary folder (if still there), then its lock."""
+    if tmp.exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+    tmp.with_name(tmp.name + LOCK_SUFFIX).unlink(missing_ok=True)
+
+
+def abandoned(lock: Path) -> bool:
+    """True only if the lock's owner provably no longer exists (see the module docstring)."""
+    try:
+        if time.time() - lock.stat().st_mtime < STALE_AFTER_SECONDS:
+            return False
+        rec = json.loads(lock.read_text(encoding="ascii"))
+        pid = int(rec["pid"])
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return False
+    me = owner()
+    for key in ("host", "boot_id", "pid_ns"):
+        if not me[key] or rec.get(key) != me[key]:
+            return False  # another machine, boot or container: its processes are not visible
+    if pid <= 0:
+        return False
+    if not _pid_alive(pid):
+        return True
+    recorded = str(rec.get("start", ""))
+    return bool(recorded) and recorded != _start_time(pid)  # the PID now belongs to another process
+
+
+def sweep_stale(parent: Path, prefix: str = TMP_PREFIX) -> list[Path]:
+    """Remove the temporary folders under ``parent`` (named ``prefix*``) that are abandoned."""
+    removed: list[Path] = []
     if not parent.is_dir():
         return removed
-    for p in parent.glob(TMP_PREFIX + "*"):
-        m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", p.name)
-        if m and not _pid_alive(int(m.group(1))):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
+    for lock in sorted(parent.glob(prefix + "*" + LOCK_SUFFIX)):
+        folder = lock.with_name(lock.name[: -len(LOCK_SUFFIX)])
+        if abandoned(lock):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+            lock.unlink(missing_ok=True)
     return removed
 
 
@@ -105,7 +196,7 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
     sweep_stale(parent)
     name = safe_name(name)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=parent))
+        tmp = make_locked_dir(parent, f"{TMP_PREFIX}{os.getpid()}-")
     except OSError as exc:
         raise OutputError(f"cannot write in the output folder {parent}: {exc.strerror}") from None
     final: list[Path] = []
@@ -115,12 +206,12 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
             os.chmod(tmp, 0o755)
             for i in range(1, 1000):
                 target = parent / (name if i == 1 else f"{name}-{i}")
-                if target.exists():
+                if os.path.lexists(target):  # a dangling symlink is taken too
                     continue
                 try:
                     os.rename(tmp, target)
                 except OSError as exc:
-                    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
                         continue  # another run took this name between the check and the rename
                     raise OutputError(f"cannot move the run into {target}: {exc.strerror}") from None
                 final.append(target)
@@ -128,5 +219,4 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
             else:  # pragma: no cover - 999 runs with one name
                 raise OutputError(f"too many runs named {name} in {parent}")
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_locked_dir(tmp)

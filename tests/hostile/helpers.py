@@ -165,8 +165,8 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 def temp_dirs(parent: Path) -> list[Path]:
-    """Hidden temporary run directories under ``parent``."""
-    return sorted(parent.glob(TMP_PREFIX + "*")) if parent.is_dir() else []
+    """Hidden temporary run directories under ``parent`` (their lock files are not listed)."""
+    return sorted(p for p in parent.glob(TMP_PREFIX + "*") if p.is_dir()) if parent.is_dir() else []
 
 
 class Mirror(type(Path())):  # type: ignore[misc]

@@ -23,6 +23,7 @@ import pytest
 
 from allocator.allocate import AllocationProblem
 from allocator.errors import SolverError
+from allocator.rundir import LOCK_SUFFIX, STALE_AFTER_SECONDS
 
 from .helpers import (
     DATA_DIR,
@@ -119,6 +120,11 @@ def test_sigkill_leaves_only_a_hidden_temp_dir_that_the_next_run_sweeps(
     assert visible == [outputs.base.run_dir.name]
     before = {k: v for k, v in snapshot(outputs.path).items() if not k.startswith(stale.name)}
     assert before == outputs.before
+    # a dead owner's folder is swept only once its lock is STALE_AFTER_SECONDS old
+    lock = stale.with_name(stale.name + LOCK_SUFFIX)
+    assert lock.is_file()
+    old = time.time() - STALE_AFTER_SECONDS - 1
+    os.utime(lock, (old, old))
 
     res = run_cli("run", outputs.base.config, "--data-dir", DATA_DIR, "--out", outputs.path,
                   "--quiet")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,23 @@ def neutralise_text(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+_CELL_START = re.compile(r"([,;]\s*)(?=[=+\-@])")
+
+
+def provenance_line(text: object) -> str:
+    """One ``#`` provenance line of a CSV that no spreadsheet can read as a formula.
+
+    A spreadsheet splits the line into cells at commas (or semicolons, by locale), so text such
+    as ``OHID,=cmd|' /C calc'!A0`` would put a formula in the second cell. Here whitespace
+    (line breaks, tabs) collapses to single spaces, double quotes become single quotes (so no
+    cell can be quoted to hide a separator), and every cell that would start with ``=``, ``+``,
+    ``-`` or ``@`` gets a leading apostrophe. The line still starts with ``#``, so
+    ``pandas.read_csv(path, comment="#")`` skips it.
+    """
+    s = " ".join(str(text).split()).replace('"', "'")
+    return "# " + _CELL_START.sub(lambda m: m.group(1) + "'", s)
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:

@@ -23,7 +23,7 @@ from .frames import decile_rollup, published_allocation, region_rollup, wave_rol
 from .publication import publication
 from .published_run import published_frame, published_money, published_sheets, reconciliation
 from .summary import render_summary
-from .tables import write_csv, write_gpkg
+from .tables import provenance_line, write_csv, write_gpkg
 
 if TYPE_CHECKING:
     from ..pipeline import RunResult
@@ -44,7 +44,7 @@ def provenance_lines(result: RunResult) -> list[str]:
 def _write_commented_csv(frame, path: Path, header: list[str]) -> None:  # type: ignore[no-untyped-def]
     write_csv(frame, path)
     body = path.read_text(encoding="utf-8")
-    head = "".join("# " + h.replace("\n", " ") + "\n" for h in header)
+    head = "".join(provenance_line(h) + "\n" for h in header)
     path.write_text(head + body, encoding="utf-8")
 
 
@@ -163,6 +163,7 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             solver=dict(result.solver),
             data_notes=list(result.notes),
             config=cfg.canonical(),
+            areas_sha256=result.areas_sha256,
         )
         (tmp / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return final[0]
