@@ -85,7 +85,7 @@ def tree(root: Path) -> dict[str, str]:
 
 
 def _short(text: object, limit: int = 160) -> str:
-    from .data.safe_files import excerpt
+    from .safe_files import excerpt
 
     return excerpt(text, limit)
 
@@ -144,7 +144,7 @@ def _recorded_config(run_dir: Path, manifest: Manifest, differences: list[str]) 
 
 def _input_hashes(manifest: Manifest, root: Path) -> dict[str, str]:
     """SHA-256 now of each input the manifest names (confined to the data folder)."""
-    from .data.safe_files import resolve_input
+    from .safe_files import resolve_input
 
     out: dict[str, str] = {}
     for name in manifest.inputs:

@@ -214,7 +214,7 @@ def _check_values(value: Any, path: str = "", depth: int = 0, seen: list[int] | 
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    from .data.safe_files import check_regular_file, excerpt
+    from .safe_files import check_regular_file, excerpt
 
     if not path.exists() and not path.is_symlink():
         raise ConfigError(f"config file not found: {path}")
@@ -263,7 +263,7 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 
 def read_config_document(path: str | os.PathLike[str], _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a config file and resolve its ``extends:`` chain into one document."""
-    from .data.safe_files import check_path_text
+    from .safe_files import check_path_text
 
     try:
         p = Path(check_path_text(path, "config file")).resolve()

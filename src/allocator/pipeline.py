@@ -322,7 +322,7 @@ def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
                 out[str(path)] = sha256_file(p)
     for floor in config.allocation.floors:
         if floor.kind == "file" and floor.path is not None:
-            from .data.safe_files import resolve_input
+            from .safe_files import resolve_input
 
             p = resolve_input(floor.path, root, "allocation.floors path")
             out[str(floor.path)] = sha256_file(p)

@@ -147,8 +147,8 @@ class Manifest:
         types (text hashes, ``{name: sha256}`` maps, an integer or null seed, ...), and its
         ``config_file`` a plain file name inside the run directory.
         """
-        from .data.safe_files import check_regular_file, excerpt
         from .errors import DataError
+        from .safe_files import check_regular_file, excerpt
 
         p = Path(path)
         if p.is_dir():
@@ -193,9 +193,10 @@ def _manifest_problems(raw: Any) -> list[str]:
     if not isinstance(raw, dict):
         return [f"the file holds a JSON {type(raw).__name__}, not an object"]
     out: list[str] = []
-    for key in ("config_name", "config_hash", "run_hash", "inputs", "outputs"):
-        if key not in raw:
-            out.append(f"missing key '{key}'")
+    missing = [k for k in ("config_name", "config_hash", "run_hash", "inputs", "outputs")
+               if k not in raw]
+    if missing:
+        out.append(f"missing keys {missing}")
     text = ("config_name", "config_hash", "run_hash", "config_file")
     for key in text:
         if key in raw and not isinstance(raw[key], str):

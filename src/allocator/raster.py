@@ -529,7 +529,7 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def _resolve(path: Path, base_dir: str | os.PathLike[str] | None) -> Path:
-    from .data.safe_files import MAX_RASTER_BYTES, resolve_input
+    from .safe_files import MAX_RASTER_BYTES, resolve_input
 
     base = None if base_dir is None else Path(base_dir)
     return resolve_input(path, base, "data.rasters path", MAX_RASTER_BYTES)

@@ -49,7 +49,7 @@ def read_table(
         Columns that must hold whole numbers in every row (returned as int64); a name with
         ``*`` or ``[`` is a shell pattern (:func:`fnmatch.fnmatchcase`) over the columns.
     """
-    from .data.safe_files import check_regular_file, excerpt
+    from .safe_files import check_regular_file, excerpt
 
     if not path.is_file():
         raise DataError("file not found in the run directory", file=path)

@@ -187,7 +187,7 @@ def test_manifest_with_wrongly_typed_fields_is_exit_2(run_copy: Path, field, val
 
 def test_manifest_missing_a_key_is_exit_2(run_copy: Path):
     edit_manifest(run_copy, lambda m: m.pop("outputs"))
-    assert_clean_error(replay(run_copy), "missing key 'outputs'")
+    assert_clean_error(replay(run_copy), "missing keys ['outputs']")
 
 
 # ----------------------------------------------------------------------------- diff / explain

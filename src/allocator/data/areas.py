@@ -117,7 +117,8 @@ def load_areas(config: DataConfig | None = None, data_dir: Path | str | None = N
     if config.cache:
         hit = cache_mod.load(key)
         if hit is not None:
-            return hit
+            return AreaData(frame=hit["frame"], sources=hit["sources"], notes=hit["notes"],
+                            flags=flag_table(hit["frame"]), config=hit["config"])
     data = build(config, root, records, ocu_path, ocu_hash)
     if config.cache:
         cache_mod.store(key, data)
@@ -125,7 +126,7 @@ def load_areas(config: DataConfig | None = None, data_dir: Path | str | None = N
 
 
 def _ocu_path(config: DataConfig, root: Path) -> Path | None:
-    from .safe_files import resolve_input
+    from ..safe_files import resolve_input
 
     if config.ocu_file is None:
         return None

@@ -26,7 +26,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..paths import REPO_ROOT
 from .catalogue import CATALOGUE_PATH
 
@@ -39,6 +38,15 @@ if TYPE_CHECKING:
 CACHE_DIR = REPO_ROOT / "geodata" / "cache"
 FORMAT = "allocator-areas-geoparquet-1"
 _CODE_DIR = Path(__file__).resolve().parent
+
+
+def _package_version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("allocator")
+    except md.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
 
 
 def _code_hash() -> str:
@@ -58,7 +66,7 @@ def cache_key(records: list[dict[str, Any]], config: DataConfig, ocu_hash: str |
         "inputs": sorted((r["key"], r["sha256"]) for r in records),
         "config": config.model_dump(mode="json", exclude={"cache"}),
         "ocu": ocu_hash,
-        "version": __version__,
+        "version": _package_version(),
         "code": _code_hash(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -99,7 +107,11 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 def table_digest(data: AreaData) -> str:
     """SHA-256 of a harmonised areas table: :func:`frame_digest` with its sources and notes."""
-    payload = {"frame": frame_digest(data.frame), "sources": data.sources, "notes": data.notes}
+    return _digest(data.frame, data.sources, data.notes)
+
+
+def _digest(frame: pd.DataFrame, sources: list[Any], notes: list[Any]) -> str:
+    payload = {"frame": frame_digest(frame), "sources": sources, "notes": notes}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -108,12 +120,12 @@ def _paths(key: str) -> tuple[Path, Path]:
     return d / f"areas-{key}.parquet", d / f"areas-{key}.json"
 
 
-def load(key: str) -> AreaData | None:
-    """Return the cached table for ``key``, or None when absent or not exactly as written."""
+def load(key: str) -> dict[str, Any] | None:
+    """The cached table for ``key`` (``frame``, ``sources``, ``notes``, ``config``), or None
+    when absent or not exactly as written."""
     from ..errors import AllocatorError
-    from .areas import AreaData, flag_table
+    from ..safe_files import check_regular_file
     from .contracts import check_frame
-    from .safe_files import check_regular_file
 
     table, meta_path = _paths(key)
     if not (table.is_file() and meta_path.is_file()):
@@ -131,11 +143,10 @@ def load(key: str) -> AreaData | None:
         if types != meta["columns"] or frame.crs is None or frame.crs.to_string() != meta["crs"]:
             return None
         check_frame(frame, with_ocu="ocu_rate" in frame.columns)
-        data = AreaData(frame=frame, sources=list(meta["sources"]), notes=list(meta["notes"]),
-                        flags=flag_table(frame), config=dict(meta["config"]))
-        if table_digest(data) != meta["digest"]:
+        sources, notes = list(meta["sources"]), list(meta["notes"])
+        if _digest(frame, sources, notes) != meta["digest"]:
             return None
-        return data
+        return {"frame": frame, "sources": sources, "notes": notes, "config": dict(meta["config"])}
     except (AllocatorError, OSError, ValueError, KeyError, TypeError, ImportError):
         return None
     except Exception:  # noqa: BLE001 - pyarrow raises its own errors for a damaged file

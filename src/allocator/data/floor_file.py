@@ -24,7 +24,7 @@ import numpy as np
 from .._model import MAX_POUNDS
 from ..columns import money_column
 from ..errors import DataError
-from .safe_files import excerpt, read_rows
+from ..safe_files import excerpt, read_rows
 
 #: Columns a floor file may hold besides its amounts.
 ID_COLUMNS = ("code", "name")
@@ -58,7 +58,7 @@ def read_floor_table(
     Parameters
     ----------
     path : pathlib.Path
-        The CSV (already resolved and checked, see :mod:`allocator.data.safe_files`).
+        The CSV (already resolved and checked, see :mod:`allocator.safe_files`).
     codes : sequence of str
         LA codes in the areas table's order.
     streams, years : sequence of str

@@ -60,7 +60,7 @@ def read_ocu(path: Path, boundaries: dict[str, str]) -> pd.DataFrame:
         ``code``, ``ocu_rate``, ``ocu_count``, ``ocu_flag`` (``""``: values as supplied, else
         the file's ``flag``), ``year``, ``source``.
     """
-    from .safe_files import read_rows
+    from ..safe_files import read_rows
 
     if not path.is_file():
         raise DataError("OCU file given by data.ocu_file does not exist. " + _schema_hint(),

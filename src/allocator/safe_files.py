@@ -20,7 +20,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import DataError
+from .errors import DataError
 
 #: Largest user-supplied CSV (OCU or floor file) the engine reads, in bytes (50 MB).
 MAX_INPUT_BYTES = 50_000_000
