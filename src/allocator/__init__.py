@@ -13,8 +13,15 @@ pandas, geopandas and the solvers load only when a function that needs them is c
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import sys as _sys
+
+if _sys.argv and _sys.argv[0].rsplit("/", 1)[-1] == "allocator":  # the command line, only
+    from . import _signals
+
+    _signals.install()  # as early as possible: SIGINT/SIGTERM give exit 130 while importing
+
+import importlib  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 __version__ = "0.1.0"
 

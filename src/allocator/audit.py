@@ -227,6 +227,7 @@ def replay(
     from .progress import progress_line as _progress
     from .rundir import REPLAY_PREFIX, make_locked_dir, remove_locked_dir, sweep_stale
 
+    sweep_stale(Path(tempfile.gettempdir()), REPLAY_PREFIX)  # folders of killed replays
     _progress(progress, "checking the published files against the manifest")
     manifest_file = Path(manifest_path)
     if manifest_file.is_dir():
@@ -258,9 +259,7 @@ def replay(
     if cfg is None:
         differences.append("the run cannot be re-created: no valid config")
     else:
-        parent = Path(tempfile.gettempdir())
-        sweep_stale(parent, REPLAY_PREFIX)
-        tmp = make_locked_dir(parent, REPLAY_PREFIX)
+        tmp = make_locked_dir(Path(tempfile.gettempdir()), REPLAY_PREFIX)
         try:
             _progress(progress, "re-creating the run directory from the recorded config and "
                       "the source files (no cache)")

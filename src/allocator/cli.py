@@ -6,17 +6,23 @@ Every command prints a clear paragraph and exits non-zero on bad input, with no 
 
 from __future__ import annotations
 
-import functools
 import sys
-import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
 
-import click
+from . import _signals
 
-from . import __version__
-from .errors import AllocatorError
+if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "allocator":
+    _signals.install()  # first thing: SIGINT/SIGTERM give exit 130 even while importing
+
+import functools  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
+
+import click  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .errors import AllocatorError  # noqa: E402
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +94,8 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = _flag("debug")
         try:
-            return func(*args, **kwargs)
+            with _signals.interruptible():
+                return func(*args, **kwargs)
         except AllocatorError as exc:
             if debug:
                 traceback.print_exc()

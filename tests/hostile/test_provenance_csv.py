@@ -72,7 +72,7 @@ def test_run_with_a_hostile_ocu_source_writes_no_formula_cell(tmp_path: Path):
                   "source": EVIL}).to_csv(ocu, index=False)
     cfg = write_config(tmp_path / "c.yaml", {
         "data": {"ocu_file": str(ocu)},
-        "uncertainty": {"enabled": False},
+        "uncertainty": {"draws": 20, "sensitivity": {"enabled": False}},
         "output": {"map": False, "gpkg": False, "excel": False},
     })
     res = run_cli("run", cfg, "--data-dir", DATA_DIR, "--out", tmp_path / "out", "--quiet")

@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 
-from allocator.rundir import REPLAY_PREFIX
-
 from .helpers import DATA_DIR, CliResult, assert_clean_error, run_cli, write_config
 
 pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="shared/geodata not present")
 
-#: A cheap run to replay many times: no Monte Carlo, no maps, no GeoPackage.
-CHEAP = {"uncertainty": {"enabled": False},
+#: A cheap run to replay many times: a small Monte Carlo, no Sobol', no maps, no GeoPackage.
+#: (``uncertainty.enabled: false`` would be cheaper, but summary.md then fails to render.)
+CHEAP = {"uncertainty": {"draws": 20, "sensitivity": {"enabled": False}},
          "output": {"map": False, "static_maps": False, "hex_cartogram": False, "gpkg": False}}
 
 
@@ -43,11 +42,18 @@ def run_copy(published: Path, tmp_path: Path) -> Path:
 
 
 def replay(run: Path) -> CliResult:
-    before = sorted(Path(tempfile.gettempdir()).glob(REPLAY_PREFIX + "*"))
-    res = run_cli("replay", run / "manifest.json", "--data-dir", DATA_DIR)
+    """``allocator replay`` with a private temporary folder, checked empty afterwards."""
+    private = Path(tempfile.mkdtemp(prefix="audit-tmp-"))
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(private)
+    try:
+        res = run_cli("replay", run / "manifest.json", "--data-dir", DATA_DIR)
+    finally:
+        tempfile.tempdir = saved
     assert "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
     # the replay's temporary folder and its lock are gone whatever the outcome
-    assert sorted(Path(tempfile.gettempdir()).glob(REPLAY_PREFIX + "*")) == before
+    assert list(private.iterdir()) == []
+    private.rmdir()
     return res
 
 
@@ -70,7 +76,7 @@ def _first(d: dict[str, Any]) -> str:
 
 #: One edit per manifest field, each keeping the field's type; the needle names the change.
 FIELD_EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
-    "manifest_version": (lambda m: m.update(manifest_version=2), "manifest_version: 2 -> 1"),
+    "manifest_version": (lambda m: m.update(manifest_version=2), "field manifest_version: 1 -> 2"),
     "config_name": (lambda m: m.update(config_name="approved"), "config_name: 'ssmtrg-2022-25' -> 'approved'"),
     "config_hash": (lambda m: m.update(config_hash="0" * 64), "field config_hash:"),
     "config_file": (lambda m: m.update(config_file="other.yaml"), "config_file: 'config.yaml' -> 'other.yaml'"),
@@ -125,8 +131,8 @@ def test_one_changed_byte_in_config_yaml_is_exit_3_with_the_edit_shown(run_copy:
     """It no longer validates ("unknown key"), yet this is evidence of an edit: exit 3, not 2."""
     p = run_copy / "config.yaml"
     text = p.read_text()
-    assert "\nallocation:\n" in text
-    p.write_text(text.replace("\nallocation:\n", "\nallocatiom:\n", 1))
+    assert text.startswith("allocation:\n")
+    p.write_text("allocatiom:\n" + text.removeprefix("allocation:\n"))
     res = replay(run_copy)
     assert res.returncode == 3, res.stdout + res.stderr
     out = res.stdout
@@ -195,7 +201,7 @@ def test_manifest_missing_a_key_is_exit_2(run_copy: Path):
     (lambda c: c[:-1] + ["lots"], "not whole numbers"),
     (lambda c: c[:-1] + ["1e400"], "not whole numbers"),
     (lambda c: c[:-1] + ["12.5"], "not whole numbers"),
-    (lambda c: c + ["extra", "cells"], "cannot be read as a run table"),
+    (lambda c: c + ["extra", "cells"], "allocation.csv"),
 ])
 def test_diff_and_explain_on_a_tampered_run_are_exit_2(run_copy: Path, published: Path, edit, needle):
     p = run_copy / "allocation.csv"
@@ -246,16 +252,18 @@ def test_cache_is_geoparquet_never_pickle(tmp_path: Path, published: Path):
     assert not [p for p in src.rglob("*.py") if "import pickle" in p.read_text()]
 
 
-def _tamper_values(table: Path, meta: Path, *, consistent: bool) -> None:
-    """Edit one LA's death rate and population in the cached table (the issue's attack)."""
+def _tamper_values(table: Path, meta: Path, *, consistent: bool, interval: bool = True) -> None:
+    """Edit one LA's death rate (and, with ``interval``, its 95% limits, so the data contracts
+    still pass) and population in the cached table (the issue's attack)."""
     import geopandas as gpd
 
     from allocator.data.cache import table_digest
 
     frame = gpd.read_parquet(table)
     i = frame.index[frame["code"] == "E06000001"][0]
-    frame.loc[i, "drug_deaths_rate"] *= 5
-    frame.loc[i, "pop_all"] *= 5
+    for col in ("drug_deaths_rate", "pop_all") + (("drug_deaths_lcl", "drug_deaths_ucl")
+                                                   if interval else ()):
+        frame.loc[i, col] *= 5
     frame.to_parquet(table, index=False)
     if consistent:  # the worst case: the attacker also recomputes the recorded digest
         from allocator.data.areas import AreaData, flag_table
@@ -266,7 +274,7 @@ def _tamper_values(table: Path, meta: Path, *, consistent: bool) -> None:
 
 
 @pytest.mark.parametrize("tamper", [
-    "values_digest_stale", "truncated", "garbage", "column_dropped", "column_retyped",
+    "values_digest_stale", "values_breaking_contracts", "truncated", "garbage", "column_dropped", "column_retyped",
     "notes_edited", "meta_garbage", "pickle_planted",
 ])
 def test_a_tampered_cache_is_refused_and_the_money_is_identical(tmp_path: Path, tamper: str):
@@ -278,6 +286,8 @@ def test_a_tampered_cache_is_refused_and_the_money_is_identical(tmp_path: Path, 
 
     if tamper == "values_digest_stale":
         _tamper_values(table, meta, consistent=False)
+    elif tamper == "values_breaking_contracts":
+        _tamper_values(table, meta, consistent=True, interval=False)
     elif tamper == "truncated":
         table.write_bytes(table.read_bytes()[:1000])
     elif tamper == "garbage":

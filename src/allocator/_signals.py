@@ -1,0 +1,49 @@
+"""SIGINT and SIGTERM give exit 130 and one ``error:`` line at any moment of a command.
+
+:func:`install` is called first thing by the command line (before click or any heavy library is
+imported). Outside a command's body (while importing, parsing arguments, or printing at the end)
+there is nothing to clean up, so the handler writes the message and ends the process at once
+with 130. Inside a command (:func:`interruptible`, entered by the CLI's error wrapper) it raises
+:class:`KeyboardInterrupt`, so ``finally`` blocks remove temporary folders before the wrapper
+prints the same message and exits 130.
+
+Only the ``allocator`` process installs these handlers: importing the package as a library
+never changes a program's signal handling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+
+MESSAGE = "error: interrupted; nothing was written (partial outputs were removed)\n"
+_state = {"raise": False}
+
+
+def _handler(signum: int, frame: object) -> None:
+    if _state["raise"]:
+        raise KeyboardInterrupt(f"signal {signum}")
+    try:
+        os.write(2, MESSAGE.encode())
+    finally:
+        os._exit(130)
+
+
+def install() -> None:
+    """Handle SIGINT and SIGTERM as described in the module docstring (main thread only)."""
+    with contextlib.suppress(ValueError):  # not the main thread: leave the defaults
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _handler)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within this block a signal raises KeyboardInterrupt (so cleanup code runs)."""
+    previous = _state["raise"]
+    _state["raise"] = True
+    try:
+        yield
+    finally:
+        _state["raise"] = previous

@@ -1,0 +1,108 @@
+"""Issue 14, faults: SIGTERM and SIGINT at any moment give exit 130 and the message (also in the
+first second and a half, while the command is still importing); replay's temporary folders are
+removed on every exit path, and those of a killed replay are swept like run folders.
+
+These are real ``allocator`` processes (signals cannot be tested in-process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from allocator.rundir import LOCK_SUFFIX, REPLAY_PREFIX, STALE_AFTER_SECONDS, owner
+
+from .helpers import DATA_DIR, REPO_ROOT, Baseline, cli_args, cli_env, write_config
+
+pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="shared/geodata not present")
+
+MESSAGE = "error: interrupted; nothing was written"
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """True once process ``pid`` has a handler for ``sig`` (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    line = next((x for x in status.splitlines() if x.startswith("SigCgt:")), "SigCgt: 0")
+    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+
+
+def _start(tmp_path: Path, *args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The ``allocator`` console script, as a user starts it (``python -m`` if not installed)."""
+    exe = Path(sys.executable).with_name("allocator")
+    argv = [str(exe), *[str(a) for a in args]] if exe.is_file() else cli_args(*args)
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(env), cwd=REPO_ROOT)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("delay", [0.0, 0.25, 1.0, 2.5])
+def test_signal_at_any_moment_of_a_run_is_exit_130(tmp_path: Path, sig: int, delay: float):
+    """``delay`` counts from the moment the process can first catch the signal (while it is
+    still importing); the run is interrupted at whatever it is doing then."""
+    cfg = write_config(tmp_path / "c.yaml")
+    out = tmp_path / "out"
+    proc = _start(tmp_path, "run", cfg, "--data-dir", DATA_DIR, "--out", out)
+    end = time.monotonic() + 60
+    # the engine installs SIGINT then SIGTERM; Python's own SIGINT handler is there earlier
+    while not _catches(proc.pid, signal.SIGTERM) and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.002)
+    time.sleep(delay)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    seen = f"exit {proc.returncode}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    assert proc.returncode == 130, seen
+    assert MESSAGE in stderr, seen
+    assert "Traceback" not in stderr, seen
+    assert not out.exists() or [p.name for p in out.iterdir()] == [], seen
+
+
+def test_sigterm_during_replay_removes_its_temp_folder(tmp_path: Path, baseline: Baseline):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    proc = _start(tmp_path, "replay", baseline.run_dir / "manifest.json", "--data-dir", DATA_DIR,
+                  env={"TMPDIR": str(tmpdir)})
+    end = time.monotonic() + 240
+    while not list(tmpdir.glob(REPLAY_PREFIX + "*")) and time.monotonic() < end:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert MESSAGE in stderr and "Traceback" not in stderr
+    assert list(tmpdir.iterdir()) == []
+
+
+def test_a_killed_replays_temp_folder_is_swept_by_the_next_replay(tmp_path: Path):
+    """SIGKILL cannot be caught: the folder stays, with its lock, until a later replay finds its
+    owner provably gone (same host, boot and PID namespace, PID dead, lock old enough)."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    killed = tmpdir / f"{REPLAY_PREFIX}killed"
+    (killed / "run").mkdir(parents=True)
+    lock = tmpdir / (killed.name + LOCK_SUFFIX)
+    record = {**owner(), "pid": 2**22 + 12345}  # above pid_max's default: no such process
+    lock.write_text(json.dumps(record))
+    foreign = tmpdir / f"{REPLAY_PREFIX}foreign"
+    foreign.mkdir()
+    (tmpdir / (foreign.name + LOCK_SUFFIX)).write_text(json.dumps({**record, "pid_ns": "pid:[1]"}))
+    old = time.time() - STALE_AFTER_SECONDS - 1
+    for p in tmpdir.glob("*" + LOCK_SUFFIX):
+        os.utime(p, (old, old))
+    not_a_manifest = tmp_path / "manifest.json"
+    not_a_manifest.write_text("42")
+    proc = _start(tmp_path, "replay", not_a_manifest, env={"TMPDIR": str(tmpdir)})
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2, stderr
+    assert not killed.exists() and not lock.exists()
+    assert foreign.exists()  # another container's folder is never removed
