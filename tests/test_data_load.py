@@ -158,7 +158,7 @@ def test_sources_carry_catalogue_hashes(areas):
 
 def test_cache_gives_identical_result(areas, cache_dir, monkeypatch):
     monkeypatch.setenv("ALLOCATOR_CACHE_DIR", str(cache_dir))
-    cached = list(cache_dir.glob("areas-*.pkl"))
+    cached = list(cache_dir.glob("areas-*.parquet"))
     assert len(cached) == 1
     warm = load_areas(DataConfig(), DATA_DIR)
     cold = load_areas(DataConfig(cache=False), DATA_DIR)

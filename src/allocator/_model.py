@@ -20,6 +20,8 @@ from pydantic import (
     model_serializer,
 )
 
+from .errors import excerpt
+
 M = TypeVar("M", bound=BaseModel)
 
 #: Largest sum of money (whole pounds) a config or floor file may hold: £4 * 10**15. Larger
@@ -101,7 +103,8 @@ def format_errors(exc: ValidationError, section: str | None = None) -> list[str]
         else:
             msg = err["msg"].removeprefix("Value error, ")
             value = err.get("input")
-            shown = "" if isinstance(value, Mapping | list | tuple | BaseModel) else f" (got {value!r})"
+            shown = ("" if isinstance(value, Mapping | list | tuple | BaseModel)
+                     else f" (got {excerpt(repr(value), 80)})")
             lines.append(f"'{path}': {msg}{shown}")
     return lines
 

@@ -11,8 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
+def excerpt(value: object, limit: int = 40) -> str:
+    """A short, printable-only quote of ``value`` for an error message.
+
+    Control characters become ``?`` and anything beyond ``limit`` characters is cut with ``...``,
+    so an error about a hostile file never reproduces more than a fragment of it.
+    """
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _codes(codes: Iterable[object], limit: int = 20) -> str:
-    items = [str(c) for c in codes]
+    items = [excerpt(c, 80) for c in codes]
     shown = ", ".join(items[:limit])
     more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
     return shown + more

@@ -236,7 +236,8 @@ def explain_la(run_dir: str | Path, la: str) -> str:
     alloc = read_table(run / "allocation.csv", required=("code", "name", "region", "wave", "total"),
                        integers=("wave", "total"))
     row = find_la(alloc, la)
-    explain = read_table(run / "explain.csv")
+    explain = read_table(run / "explain.csv", required=("code", "stream", "year", "eligible"),
+                         unique_codes=False)
     mine = explain[explain["code"] == row["code"]]
     index_path = run / "index.csv"
     lines = [f"{row['name']} ({row['code']}), {row['region']}: wave {int(row['wave'])}."]

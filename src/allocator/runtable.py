@@ -35,7 +35,8 @@ def header_lines(path: Path) -> list[str]:
 
 
 def read_table(
-    path: Path, required: Sequence[str] = (), integers: Sequence[str] = ()
+    path: Path, required: Sequence[str] = (), integers: Sequence[str] = (), *,
+    unique_codes: bool = True,
 ) -> pd.DataFrame:
     """Read a run's CSV table, skipping the leading ``#`` provenance lines.
 
@@ -48,6 +49,8 @@ def read_table(
     integers : sequence of str
         Columns that must hold whole numbers in every row (returned as int64); a name with
         ``*`` or ``[`` is a shell pattern (:func:`fnmatch.fnmatchcase`) over the columns.
+    unique_codes : bool
+        Each ``code`` appears once (``explain.csv`` has a row per LA x stream x year).
     """
     from .safe_files import check_regular_file, excerpt
 
@@ -73,7 +76,13 @@ def read_table(
             shown = [excerpt(v) for v in frame.loc[bad, col].head(5)]
             raise DataError(f"values are not whole numbers: {shown}", file=path, column=col)
         frame[col] = values.astype("int64")
-    if "code" in frame.columns and frame["code"].duplicated().any():
+    if "code" in frame.columns and frame["code"].isna().any():
+        rows = [int(i) + skip + 2 for i in frame.index[frame["code"].isna()][:10]]
+        raise DataError(f"empty codes on lines {rows}", file=path, column="code")
+    for col in ("name", "region"):
+        if col in frame.columns:
+            frame[col] = frame[col].fillna("").astype(str)
+    if unique_codes and "code" in frame.columns and frame["code"].duplicated().any():
         dup = sorted({excerpt(c) for c in frame.loc[frame["code"].duplicated(), "code"]})[:10]
         raise DataError("duplicate codes", file=path, column="code", codes=dup)
     return frame

@@ -20,7 +20,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import DataError
+from .errors import DataError, excerpt
 
 #: Largest user-supplied CSV (OCU or floor file) the engine reads, in bytes (50 MB).
 MAX_INPUT_BYTES = 50_000_000
@@ -30,16 +30,6 @@ MAX_RASTER_BYTES = 10_000_000_000
 FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev", "/run")
 #: Longest path string a config may give.
 MAX_PATH_CHARS = 1024
-
-
-def excerpt(value: object, limit: int = 40) -> str:
-    """A short, printable-only quote of ``value`` for an error message.
-
-    Control characters become ``?`` and anything beyond ``limit`` characters is cut with ``...``,
-    so an error about a hostile file never reproduces more than a fragment of it.
-    """
-    text = "".join(ch if ch.isprintable() else "?" for ch in str(value))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_path_text(text: object, what: str) -> str:
@@ -152,3 +142,6 @@ def read_rows(p: Path, what: str) -> tuple[list[str], list[list[str]]]:
             raise DataError(f"{what}: line {n} has {len(r)} cells but the header has "
                             f"{len(header)} (a ragged CSV)", file=p)
     return header, [r for _, r in body]
+
+
+__all__ = ["excerpt", "check_path_text", "resolve_input", "check_regular_file", "read_text", "read_rows"]

@@ -106,3 +106,32 @@ def test_a_killed_replays_temp_folder_is_swept_by_the_next_replay(tmp_path: Path
     assert proc.returncode == 2, stderr
     assert not killed.exists() and not lock.exists()
     assert foreign.exists()  # another container's folder is never removed
+
+
+def test_sigkill_during_replay_leaves_a_locked_folder_that_a_later_replay_sweeps(
+        tmp_path: Path, baseline: Baseline):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {"TMPDIR": str(tmpdir)}
+    proc = _start(tmp_path, "replay", baseline.run_dir / "manifest.json", "--data-dir", DATA_DIR,
+                  env=env)
+    end = time.monotonic() + 240
+    while not list(tmpdir.glob(REPLAY_PREFIX + "*" + LOCK_SUFFIX)) and time.monotonic() < end:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    proc.kill()
+    proc.communicate(timeout=60)
+    (lock,) = tmpdir.glob(REPLAY_PREFIX + "*" + LOCK_SUFFIX)
+    folder = lock.with_name(lock.name[: -len(LOCK_SUFFIX)])
+    assert folder.is_dir()
+    not_a_manifest = tmp_path / "manifest.json"
+    not_a_manifest.write_text("42")
+    again = _start(tmp_path, "replay", not_a_manifest, env=env)
+    again.communicate(timeout=120)
+    assert folder.is_dir()  # the lock is younger than STALE_AFTER_SECONDS: kept
+    old = time.time() - STALE_AFTER_SECONDS - 1
+    os.utime(lock, (old, old))
+    again = _start(tmp_path, "replay", not_a_manifest, env=env)
+    again.communicate(timeout=120)
+    assert again.returncode == 2
+    assert list(tmpdir.iterdir()) == []

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..safe_files import excerpt
 
 #: English upper-tier LA code prefixes: unitary, metropolitan district, London borough, county.
 UTLA_PREFIXES = ("E06", "E08", "E09", "E10")
@@ -31,7 +32,7 @@ def require_columns(df: pd.DataFrame, columns: list[str], file: Path | str) -> N
     """Raise a DataError naming the first missing column (and what the file has)."""
     for c in columns:
         if c not in df.columns:
-            have = ", ".join(map(str, df.columns[:12]))
+            have = ", ".join(excerpt(c, 30) for c in df.columns[:12])
             raise DataError(f"expected column is missing (file has: {have})", file=file, column=c)
 
 
