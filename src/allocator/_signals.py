@@ -19,10 +19,22 @@ import signal
 from collections.abc import Iterator
 
 MESSAGE = "error: interrupted; nothing was written (partial outputs were removed)\n"
-_state = {"raise": False}
+_state: dict[str, int | bool] = {"raise": False, "received": 0}
+
+
+def note(signum: int) -> None:
+    """Record that ``signum`` arrived (a library may swallow the KeyboardInterrupt it raises:
+    PuLP's bare ``except:`` around ``import highspy`` then reports HiGHS as missing)."""
+    _state["received"] = signum
+
+
+def received() -> int:
+    """The signal received during this process (0 if none)."""
+    return int(_state["received"])
 
 
 def _handler(signum: int, frame: object) -> None:
+    note(signum)
     if _state["raise"]:
         raise KeyboardInterrupt(f"signal {signum}")
     try:

@@ -87,6 +87,9 @@ class AllocatorGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+_INTERRUPTED = "interrupted; nothing was written (partial outputs were removed)"
+
+
 def friendly(func: F) -> F:
     """Turn library errors into one paragraph and a non-zero exit (traceback only with --debug)."""
 
@@ -96,15 +99,19 @@ def friendly(func: F) -> F:
         try:
             with _signals.interruptible():
                 return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            _fail(_INTERRUPTED, 130)
         except AllocatorError as exc:
             if debug:
                 traceback.print_exc()
+            if _signals.received():  # the signal's KeyboardInterrupt was swallowed on the way
+                _fail(_INTERRUPTED, 130)
             _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted; nothing was written (partial outputs were removed)", 130)
         except MemoryError:
             _fail("ran out of memory", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI
+            if _signals.received():
+                _fail(_INTERRUPTED, 130)
             if debug:
                 traceback.print_exc()
             _fail(

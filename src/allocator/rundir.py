@@ -165,6 +165,9 @@ def _terminate_as_interrupt() -> Iterator[None]:
         previous = signal.getsignal(signal.SIGTERM)
 
         def handler(signum: int, frame: object) -> None:
+            from . import _signals
+
+            _signals.note(signum)
             raise KeyboardInterrupt(f"signal {signum}")
 
         signal.signal(signal.SIGTERM, handler)
