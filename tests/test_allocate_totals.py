@@ -78,7 +78,13 @@ def test_floor_on_the_total_follows_the_open_stream() -> None:
 
 def test_pace_on_the_total_keeps_awaiting_areas_level() -> None:
     pace = {"no_cash_cut": True, "streams": GROUP, "applies_to": "total"}
-    got = solve(nao_like(floors=[floor_total(90)], pace=pace)).allocation_.set_index("name")
+    p = solve(nao_like(floors=[floor_total(90)], pace=pace))
+    got = p.allocation_.set_index("name")
+    # the waterfall puts D's 2022-23 cut (target £171.43 -> £100) down to the rule on its total
+    ex = p.explain_.set_index(["name", "stream", "year"])
+    d1 = ex.loc[("D", "awaiting", "2022-23")]
+    assert "pace_total_no_cash_cut" in d1["binding"]
+    assert d1["pace_adjustment"] == pytest.approx(100 - 300 * 4 / 7)
     # D's total cannot fall from 2022-23 (awaiting) to 2023-24 (awaiting, £100 all to D): D gets
     # at most £100 in 2022-23 and C the other £200
     assert got["awaiting_2022_23"].tolist() == [0, 0, 200, 100]

@@ -98,6 +98,17 @@ def test_every_la_at_or_above_its_floor_every_year(run_dir: Path) -> None:
         assert not short, f"{y}: below the floor: {short}"
 
 
+def test_awaiting_plus_targeted_never_falls(run_dir: Path) -> None:
+    alloc = read(run_dir / "allocation.csv")
+    group = pd.DataFrame({y: alloc.get(f"awaiting_roll_out_{y}", 0) + alloc[f"targeted_{y}"]
+                          for y in YEARS})
+    falls = (group.diff(axis=1).iloc[:, 1:] < 0).any(axis=1)
+    assert not falls.any(), alloc.loc[falls, "name"].tolist()
+    # the last wave keeps (about) the £16m it holds in 2023-24 in 2022-23 too
+    last = alloc["wave"] == alloc["wave"].max()
+    assert 15_990_000 <= int(alloc.loc[last, "awaiting_roll_out_2022_23"].sum()) <= 16_000_000
+
+
 def test_published_layout(run_dir: Path) -> None:
     table = pd.read_csv(run_dir / "allocation_published.csv", comment="#")
     assert table.columns.tolist() == [

@@ -125,6 +125,16 @@ def waterfall(layout: Layout, groups: Groups, x_lp: np.ndarray, x_int: np.ndarra
     for cell, group in zip(bound["cell"].tolist(), bound["group"].tolist(), strict=True):
         if cell >= 0:
             binds.setdefault(int(cell), []).append(str(group))
+    # a binding row on an LA's total binds every cell of it, not only the one it is filed under
+    binding_rows = set(bound["constraint"].tolist())
+    for g in groups.rows:
+        if "total" not in g.meta:
+            continue
+        for r, cname in enumerate(g.names):
+            if cname in binding_rows:
+                for k in g.indices[g.indptr[r]:g.indptr[r + 1]].tolist():
+                    if g.name not in binds.get(int(k), []):
+                        binds.setdefault(int(k), []).append(g.name)
     pace_bind = np.zeros(n, dtype=bool)
     pace_bind[[k for k, gs in binds.items() if any(b in pace_groups for b in gs)]] = True
     binding_words = [""] * n
