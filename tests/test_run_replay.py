@@ -76,7 +76,7 @@ def mirror(src: Path, dst: Path) -> Path:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The README's main job, run once on a mirror of the real data."""
-    data = mirror(DATA, tmp_path_factory.mktemp("data"))
+    data = mirror(DATA, tmp_path_factory.mktemp("replay_data"))
     out = tmp_path_factory.mktemp("outputs")
     proc = cli("run", str(DEFAULT), "--out", str(out), "--data-dir", str(data), "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -188,7 +188,8 @@ def test_replay_of_an_untouched_run_exits_zero(published: Path) -> None:
 
 def _data_of(run: Path) -> Path:
     # the module fixture's data mirror sits beside its outputs folder
-    candidates = sorted(run.parent.parent.glob("data*"))
+    # (its own name: other modules' fixtures make "data*" folders in the same base directory)
+    candidates = sorted(run.parent.parent.glob("replay_data*"))
     return candidates[0]
 
 
