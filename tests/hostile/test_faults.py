@@ -272,6 +272,26 @@ def test_missing_cross_check_solver_fails_the_run_cleanly(no_cbc, outputs: Outpu
     outputs.assert_unchanged()
 
 
+def test_solvers_that_disagree_fail_the_run_cleanly(monkeypatch, outputs: Outputs):
+    """CBC (the cross-check) reports a policy optimum £1,000 below HiGHS's: the run stops."""
+    import dataclasses
+
+    from allocator.allocate import problem as problem_mod
+    from allocator.allocate.staged import staged_solve_matrix
+
+    def lower(lp, units, cfg, name=None, **kw):  # type: ignore[no-untyped-def]
+        r = staged_solve_matrix(lp, units, cfg, name, **kw)
+        if (name or cfg.name) != "cbc":
+            return r
+        return dataclasses.replace(r, objectives={**r.objectives,
+                                                  "policy": r.objectives["policy"] - 1_000})
+
+    monkeypatch.setattr(problem_mod, "staged_solve_matrix", lower)
+    res = run_cli("run", outputs.base.config, "--data-dir", DATA_DIR, "--out", outputs.path)
+    assert_clean_error(res, "cross-check failed", "policy stage optimum HiGHS", "CBC's is lower")
+    outputs.assert_unchanged()
+
+
 # ----------------------------------------------------------------------------- published runs
 def test_tampered_published_run_fails_replay_with_exit_3(outputs: Outputs):
     table = outputs.previous / "allocation.csv"
