@@ -18,26 +18,24 @@ areas, HiGHS's presolve took most of the solve time and removed nothing the simp
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from importlib import metadata
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SolverError
+from .cbc import CbcFile
 from .config import SolverConfig
 from .lp import PARTS, MatrixLP
 from .polish import polish
-from .quiet import QuietCBC, new_highs
+from .quiet import new_highs
 from .solve import (
     HOLD_MONEY,
     SOLVER_LABEL,
     VERIFY_TOL,
     SolveResult,
     SolverInfeasible,
-    check_status,
     make_solver,
 )
 
@@ -134,7 +132,7 @@ class HighsBackend:
 
 
 class CbcBackend:
-    """The same scaled arrays as a PuLP problem, solved by PuLP's CBC."""
+    """The same scaled arrays, written as an MPS file and solved by PuLP's CBC binary."""
 
     #: Relative precision of the objective read back from CBC's solution file (about 8
     #: significant digits) when :func:`.polish.polish` cannot restore the vertex: a hold row
@@ -144,54 +142,28 @@ class CbcBackend:
     hold_scaled = 1e-8
 
     def __init__(self, lp: MatrixLP, config: SolverConfig) -> None:
-        import pulp
-
-        self._pulp = pulp
-        make_solver("cbc", config.msg, config.time_limit)  # raises if CBC is missing
-        self.solver = QuietCBC(msg=config.msg, timeLimit=config.time_limit, threads=1,
-                               options=[f"primalT {TOLERANCE}", f"dualT {TOLERANCE}"])
-        prob = pulp.LpProblem("allocation_scaled", pulp.LpMinimize)
-        lo = [None if not np.isfinite(v) else v for v in lp.col_lower.tolist()]
-        up = [None if not np.isfinite(v) else v for v in lp.col_upper.tolist()]
-        cols = np.empty(lp.n_cols, dtype=object)
-        cols[:] = [prob.add_variable(f"c{j}", a, b) for j, (a, b) in enumerate(zip(lo, up,
-                                                                                   strict=True))]
-        self.cols, self.rows, self.lp = cols, [], lp
+        path = make_solver("cbc", config.msg, config.time_limit).path  # raises if missing
+        self.lp = lp
+        self.file = CbcFile(lp.a, lp.row_lower, lp.row_upper, lp.col_lower, lp.col_upper, path,
+                            [f"primalT {TOLERANCE}", f"dualT {TOLERANCE}"], config.msg,
+                            config.time_limit)
         self.holds: list[tuple[np.ndarray, float]] = []
         self.polished = True
-        a = lp.a
-        for r in range(a.shape[0]):
-            sl = slice(a.indptr[r], a.indptr[r + 1])
-            expr = pulp.LpAffineExpression(zip(cols[a.indices[sl]].tolist(), a.data[sl].tolist(),
-                                               strict=True))
-            lo_r, up_r = float(lp.row_lower[r]), float(lp.row_upper[r])
-            if lo_r == up_r:
-                con = pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"r{r}", lo_r)
-            elif np.isfinite(lo_r):
-                con = pulp.LpConstraint(expr, pulp.LpConstraintGE, f"r{r}", lo_r)
-            else:
-                con = pulp.LpConstraint(expr, pulp.LpConstraintLE, f"r{r}", up_r)
-            prob.addConstraint(con)
-            self.rows.append(con)
-        self.prob = prob
-
-    def _expr(self, cost: np.ndarray) -> Any:
-        nz = np.flatnonzero(cost)
-        return self._pulp.LpAffineExpression(zip(self.cols[nz].tolist(), cost[nz].tolist(),
-                                                 strict=True))
 
     def solve(self, stage: str, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Column values, row duals and reduced costs of the stage's optimum (scaled units)."""
-        pulp = self._pulp
-        self.prob.setObjective(self._expr(cost))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                self.prob.solve(self.solver)
-        except pulp.PulpSolverError as exc:
-            raise SolverError(f"CBC failed in the {stage} stage: {exc}") from None
-        check_status(self.prob, "cbc", stage)
-        x = np.array([v.varValue or 0.0 for v in self.cols])
+        status, x, y, d = self.file.solve(stage, cost)
+        if status == "Infeasible":
+            raise SolverInfeasible(stage)
+        if status == "Unbounded":
+            raise SolverError(
+                f"CBC reports the {stage} stage unbounded; every cell is bounded by its "
+                "stream-year budget, so this points to a malformed model (please report it)")
+        if status != "Optimal":
+            raise SolverError(
+                f"CBC ended the {stage} stage with status '{status}', not a proven optimum; "
+                "raise solver.time_limit, try the other solver (solver.name), or run with "
+                "solver.msg: true to see the log")
         lp = self.lp
         a, lo, up = lp.a, lp.row_lower, lp.row_upper
         if self.holds:
@@ -199,16 +171,12 @@ class CbcBackend:
             lo = np.concatenate([lo, np.full(len(self.holds), -np.inf)])
             up = np.concatenate([up, [r for _, r in self.holds]])
         x, self.polished = polish(a, lo, up, lp.col_lower, lp.col_upper, x)
-        y = np.array([c.pi or 0.0 for c in self.rows])
-        d = np.array([v.dj or 0.0 for v in self.cols])
         return x, y, d
 
     def hold(self, name: str, cost: np.ndarray, rhs: float) -> None:
         """Add the row ``cost . x <= rhs``."""
-        pulp = self._pulp
         self.holds.append((cost, rhs))
-        self.prob.addConstraint(pulp.LpConstraint(self._expr(cost), pulp.LpConstraintLE, name,
-                                                  rhs))
+        self.file.hold(cost, rhs)
 
 
 BACKENDS = {"highs": HighsBackend, "cbc": CbcBackend}
