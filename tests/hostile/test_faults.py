@@ -297,8 +297,10 @@ def test_tampered_published_run_fails_replay_with_exit_3(outputs: Outputs):
     table = outputs.previous / "allocation.csv"
     text = table.read_text(encoding="utf-8")
     row = next(line for line in text.splitlines() if line.startswith("E06000001,"))
+    header = next(line for line in text.splitlines() if not line.startswith("#")).split(",")
     cells = row.split(",")
-    cells[-1] = str(int(cells[-1]) + 1000)
+    j = header.index("total")
+    cells[j] = str(int(cells[j]) + 1000)
     table.write_text(text.replace(row, ",".join(cells)), encoding="utf-8")
     edited = snapshot(outputs.path)
     res = run_cli("replay", outputs.previous / "manifest.json", "--data-dir", DATA_DIR)
