@@ -50,13 +50,18 @@ class DataConfig(Sourced):
         listing them.
     ocu_file : path or "auto", optional
         CSV of opiate and crack cocaine use prevalence (schema in :mod:`allocator.data.ocu`).
-        Relative paths are taken relative to the data directory; a path given must exist.
+        Relative paths are taken relative to the data directory (and may not leave it with
+        ``..``); a path given must be an ordinary file, not under ``/proc``, ``/sys`` or
+        ``/dev`` (see :mod:`allocator.safe_files`).
         ``"auto"``: the file ``allocator data fetch --ocu`` writes
         (``ohid_fingertips/ocu_prevalence_utla2021.csv`` in the data directory) when it is
         there. When absent the table has no ``ocu_*`` columns and the notes say so.
     cache : bool
         Reuse a table built earlier from byte-identical inputs and the same config
-        (``geodata/cache/``). A cached load returns exactly what a cold build returns.
+        (``geodata/cache/``: GeoParquet and JSON, never pickle; see :mod:`allocator.data.cache`).
+        A cached load returns exactly what a cold build returns; the run's manifest records
+        the table's digest, so a run from an edited cache does not replay. ``--no-cache``
+        ignores it for one run.
     rasters : list of RasterIndicatorConfig
         Extra indicators computed from GeoTIFFs by exact zonal statistics
         (:mod:`allocator.raster`); each adds a column named after it, usable in ``index``.
