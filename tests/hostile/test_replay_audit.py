@@ -20,9 +20,11 @@ from .helpers import DATA_DIR, CliResult, assert_clean_error, run_cli, write_con
 
 pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="shared/geodata not present")
 
-#: A cheap run to replay many times: a small Monte Carlo, no Sobol', no maps, no GeoPackage.
-#: (``uncertainty.enabled: false`` would be cheaper, but summary.md then fails to render.)
+#: A cheap run to replay many times: a small Monte Carlo, no Sobol', no second solver, no maps,
+#: no GeoPackage. (``uncertainty.enabled: false`` would be cheaper, but summary.md then fails
+#: to render.)
 CHEAP = {"uncertainty": {"draws": 20, "sensitivity": {"enabled": False}},
+         "allocation": {"solver": {"cross_check": None}},
          "output": {"map": False, "static_maps": False, "hex_cartogram": False, "gpkg": False}}
 
 
