@@ -337,10 +337,13 @@ def lp_worker(n: int, repeat: int, loop_repeat: int, time_limit: float | None,
     # Build + solve as a user runs it (presolve checks, build, staged HiGHS solve, rounding,
     # verification, explanation), first, so ru_maxrss right after it is its peak memory.
     totals: list[float] = []
+    cpus: list[float] = []
     errors: list[str] = []
     for _ in range(repeat):
         try:
+            c0 = time.process_time()
             t, p = timed(lambda: problem().solve())
+            cpus.append(time.process_time() - c0)
         except AllocatorError as exc:
             errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
             break
@@ -348,6 +351,7 @@ def lp_worker(n: int, repeat: int, loop_repeat: int, time_limit: float | None,
         del p
         gc.collect()
     out["total_s"] = totals
+    out["total_cpu_s"] = cpus
     out["total_error"] = errors[0] if errors else None
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -359,12 +363,16 @@ def lp_worker(n: int, repeat: int, loop_repeat: int, time_limit: float | None,
         for key, kw in (("default_full_s", {}), ("default_no_marginal_s",
                                                  {"explain_marginal": False})):
             times = []
+            cpu = []
             for _ in range(repeat):
                 gc.collect()
+                c0, k0 = time.process_time(), children_cpu()
                 t, _p = timed(lambda kw=kw: AllocationProblem.from_config(
                     scfg.allocation, alloc, **kw).solve())
+                cpu.append(time.process_time() - c0 + children_cpu() - k0)
                 times.append(t)
             out[key] = times
+            out[key.replace("_s", "_cpu_s")] = cpu
 
     # Model assembly from the same prepared arrays: direct (sparse arrays, scaled, passed to
     # highspy) against the PuLP per-variable loop builder.
@@ -471,7 +479,8 @@ def bench_lp(sizes: list[int], repeat: int, loop_cap: int, time_limit: float | N
                         status(False if failed else None if tot is None else tot < 5, quick)
                         if big else "",
                         r["total_error"] or "presolve checks, build, staged solve, rounding, "
-                        "verify, explain (no cross-check or marginal re-solves)"))
+                        "verify, explain (no cross-check or marginal re-solves); CPU "
+                        + fmt_s(median(r.get("total_cpu_s") or []))))
         peak = r["peak_rss_mb"]
         rows.append(Row("3 LP", f"{label}: peak memory (ru_maxrss, build + solve)",
                         f"{peak:,.0f} MB", "< 1 GB" if big else "",
@@ -483,9 +492,11 @@ def bench_lp(sizes: list[int], repeat: int, loop_cap: int, time_limit: float | N
             rows.append(Row("3 LP", f"{label}: default solve with cross-check and £1m re-solves",
                             fmt_s(full), "< 0.3 s", status(full < 0.3, quick),
                             f"solver {r['default_solver']}; `AllocationProblem.solve()` as "
-                            f"`allocator run` calls it; {note_rep}"))
+                            f"`allocator run` calls it; {note_rep}; CPU (with CBC's processes) "
+                            + fmt_s(median(r["default_full_cpu_s"]))))
             rows.append(Row("3 LP", f"{label}: default solve with cross-check, no £1m re-solves",
-                            fmt_s(bare), note=note_rep))
+                            fmt_s(bare), note=f"{note_rep}; CPU "
+                            + fmt_s(median(r["default_no_marginal_cpu_s"]))))
     return rows, raw
 
 
