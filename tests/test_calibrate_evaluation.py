@@ -135,7 +135,7 @@ def ocu_run(tmp_path_factory) -> Path:
     from allocator.pipeline import run
     from test_ocu_fingertips import opener_for, synthetic_answer
 
-    data = tmp_path_factory.mktemp("data")
+    data = tmp_path_factory.mktemp("ocu_mirror")
     for p in DATA.iterdir():
         (data / p.name).symlink_to(p)
     las = pd.DataFrame(load_areas(DataConfig(), DATA).frame[["code", "name", "pop_15_64"]])

@@ -209,7 +209,7 @@ def fetched(tmp_path_factory) -> Path:
     from allocator.data import load_areas
     from allocator.data.config import DataConfig
 
-    data = tmp_path_factory.mktemp("data")
+    data = tmp_path_factory.mktemp("ocu_mirror")
     for p in DATA_DIR.iterdir():
         (data / p.name).symlink_to(p)
     las = pd.DataFrame(load_areas(DataConfig(), DATA_DIR).frame[["code", "name", "pop_15_64"]])
