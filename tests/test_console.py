@@ -96,3 +96,20 @@ def test_diff_of_identical_runs_says_so(tmp_path: Path) -> None:
     d = diff_runs(_run_dir(tmp_path / "a", rows), _run_dir(tmp_path / "b", rows))
     assert d.identical
     assert "exactly the same pounds" in d.to_text()
+
+
+def test_progress_lines_go_to_stderr_and_quiet_silences_them(tmp_path: Path) -> None:
+    """Long steps announce themselves on stderr (never stdout); --quiet, anywhere, silences them."""
+    from allocator.paths import default_data_dir
+
+    if default_data_dir() is None:
+        pytest.skip("the official data (../shared/geodata) is not present")
+    runner = CliRunner(mix_stderr=False) if "mix_stderr" in CliRunner.__init__.__code__.co_varnames else CliRunner()
+    loud = runner.invoke(main, ["data", "check"])
+    assert loud.exit_code == 0
+    assert "loading and checking the source data" in loud.stderr
+    assert "loading and checking" not in loud.stdout
+    quiet = runner.invoke(main, ["data", "check", "--quiet"])
+    assert "loading and checking" not in quiet.stderr
+    quiet2 = runner.invoke(main, ["--quiet", "data", "check"])
+    assert "loading and checking" not in quiet2.stderr

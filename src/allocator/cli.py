@@ -266,8 +266,10 @@ def rollup(run_dir: Path, lookup: Path | None, out: Path | None) -> None:
 @friendly
 def map_cmd(compare: tuple[Path, Path], out: Path) -> None:
     """A map of the differences between two runs (gainers/losers, wave moves)."""
+    from .progress import progress_line
     from .replay import compare_map
 
+    progress_line(not _flag("quiet"), "reading both runs and drawing the compare map")
     click.echo(f"wrote {compare_map(compare[0], compare[1], out)}")
 
 
@@ -291,6 +293,9 @@ def data_check(data_dir: Path | None, config: Path | None) -> None:
         from .config import load_config
 
         data_cfg = load_config(config).data
+    from .progress import progress_line
+
+    progress_line(not _flag("quiet"), "loading and checking the source data")
     report = check_data(data_dir=data_dir, config=data_cfg)
     click.echo(report.to_text())
     if not report.ok:
