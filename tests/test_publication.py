@@ -136,7 +136,7 @@ def test_workbook_cover_and_rollups(run_dir: Path) -> None:
 
 def test_csv_gains_population_and_per_head(run_dir: Path) -> None:
     a = pd.read_csv(run_dir / "allocation.csv", comment="#")
-    assert list(a.columns[-2:]) == ["pop_all", "per_head"]
+    assert list(a.columns[4:6]) == ["pop_all", "per_head"] and a.columns[-1] == "total"
     assert (a["per_head"] - (a["total"] / a["pop_all"]).round(2)).abs().max() < 1e-9
     assert int(a["total"].sum()) == 533_000_000
 
