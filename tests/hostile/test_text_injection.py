@@ -92,12 +92,12 @@ def test_xlsx_names_are_strings(run_dir: Path):
     from openpyxl import load_workbook
 
     wb = load_workbook(run_dir / "allocation.xlsx")
-    for sheet in ("allocation", "index"):
+    for sheet in ("Allocation", "Need index"):
         ws = wb[sheet]
-        header = [c.value for c in ws[1]]
-        code_col, name_col = header.index("code"), header.index("name")
+        header = [c.value for c in ws[2]]  # row 1 is the sheet's title
+        code_col, name_col = header.index("ONS code"), header.index("Local authority")
         found = {}
-        for row in ws.iter_rows(min_row=2):
+        for row in ws.iter_rows(min_row=3):
             if row[code_col].value in NAMES:
                 found[row[code_col].value] = row[name_col]
         assert {c: cell.value for c, cell in found.items()} == NAMES, sheet
@@ -106,14 +106,15 @@ def test_xlsx_names_are_strings(run_dir: Path):
         assert found["E06000002"].quotePrefix  # Excel shows it as text, even when edited
 
 
-def test_xlsx_notes_keep_formula_like_title_and_source_as_text(run_dir: Path):
+def test_xlsx_cover_keeps_formula_like_title_as_text(run_dir: Path):
     from openpyxl import load_workbook
 
-    ws = load_workbook(run_dir / "allocation.xlsx")["notes"]
-    cells = {str(r[0].value): r[1] for r in ws.iter_rows()}
-    assert cells["Title"].value == TITLE and cells["Title"].data_type == "s"
-    stream = cells["Stream continuation"]
-    assert stream.value == SOURCE and stream.data_type == "s"
+    wb = load_workbook(run_dir / "allocation.xlsx")
+    title = wb["Cover"]["A1"]
+    assert title.value == TITLE and title.data_type == "s" and title.quotePrefix
+    # config source: fields (where internal citations live) are not published at all
+    text = [str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert SOURCE not in text
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -133,4 +134,4 @@ def test_summary_escapes_html_in_names_and_reasons(run_dir: Path):
     text = (run_dir / "summary.md").read_text(encoding="utf-8")
     assert SCRIPT not in text and IMG not in text and "<b>bold</b>" not in text
     assert LOCKED in text  # the override is listed ...
-    assert "\\<b\\>bold\\</b\\>" in text  # ... with its reason escaped
+    assert "&lt;b>bold&lt;/b>" in text  # ... with its reason kept, the tags neutralised

@@ -265,4 +265,12 @@ def render_summary(
     out.append("")
     out.append(f"Licence: {attribution}")
     out.append("")
-    return "\n".join(out)
+    return _no_markup("\n".join(out))
+
+
+def _no_markup(text: str) -> str:
+    """Names and reasons come from data and configs: a ``<`` that would open an HTML tag in a
+    Markdown viewer is written as ``&lt;``; nothing else is escaped ("<10 deaths" stays as it is)."""
+    import re
+
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
