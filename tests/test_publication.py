@@ -136,7 +136,7 @@ def test_workbook_cover_and_rollups(run_dir: Path) -> None:
 
 def test_csv_gains_population_and_per_head(run_dir: Path) -> None:
     a = pd.read_csv(run_dir / "allocation.csv", comment="#")
-    assert list(a.columns[4:6]) == ["pop_all", "per_head"] and a.columns[-1] == "total"
+    assert list(a.columns[-3:]) == ["total", "pop_all", "per_head"]
     assert (a["per_head"] - (a["total"] / a["pop_all"]).round(2)).abs().max() < 1e-9
     assert int(a["total"].sum()) == 533_000_000
 
@@ -155,7 +155,7 @@ def test_summary_reads_as_plain_text(run_dir: Path) -> None:
     assert text.count("mean IMD 2019 score of wave 1") == 1  # the deprivation check said once
     more = [ln for ln in text.splitlines() if ln.startswith("- £1m more")]
     assert len(more) == len(set(ln.split(" would go")[1] for ln in more)) == 4  # no repeats
-    assert "any one of 2022-23, 2023-24 or 2024-25" in text
+    assert "£1m more in continuation 2022-23 (the same in 2023-24 and 2024-25) would go to 152 LAs" in text
     assert "## Solver" in text and "Stage " in text
     assert "## Who gets what" in text and "| **England** | 152 | £533,000,000 |" in text
     assert "1 (most deprived)" in text

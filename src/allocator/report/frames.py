@@ -35,17 +35,14 @@ def map_frame(result: RunResult) -> gpd.GeoDataFrame:
 
 def published_allocation(result: RunResult) -> pd.DataFrame:
     """The allocation table with ``pop_all`` and ``per_head`` (all-ages population, whole period)
-    inserted after ``wave``: what allocation.csv and the workbook publish (``total`` stays last)."""
+    appended: what allocation.csv and the workbook publish."""
     from ..columns import PER_HEAD, POPULATION, TOTAL
 
     pop = result.areas.frame.set_index("code")[POPULATION]
     out = result.allocation.copy()
-    population = out["code"].map(pop).astype("int64")
-    per_head = np.round(out[TOTAL] / population, 2)
-    # after the identifiers, so the money columns keep their order and ``total`` stays last
-    at = list(out.columns).index("wave") + 1 if "wave" in out.columns else len(out.columns) - 1
-    out.insert(at, POPULATION, population)
-    out.insert(at + 1, PER_HEAD, per_head)
+    # appended last: every earlier column keeps its place (derived columns come after the money)
+    out[POPULATION] = out["code"].map(pop).astype("int64")
+    out[PER_HEAD] = np.round(out[TOTAL] / out[POPULATION], 2)
     return out
 
 

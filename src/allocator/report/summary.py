@@ -59,9 +59,10 @@ def _marginal_lines(marginal: pd.DataFrame | Sequence[str]) -> list[str]:
         groups.setdefault((r.stream, rest), []).append(r.year)
     out = []
     for (stream, rest), years in groups.items():
-        when = years[0] if len(years) == 1 else ("any one of " + ", ".join(years[:-1]) + " or " + years[-1])
+        others = years[1:]
+        same = f" (the same in {', '.join(others[:-1]) + ' and ' if len(others) > 1 else ''}{others[-1]})" if others else ""
         rest = rest.replace(" (every target recomputed as its need share of the larger budget)", "")
-        out.append(f"- £1m more for {stream_label(stream).lower()} in {when}{readable(rest)}.")
+        out.append(f"- £1m more in {stream_label(stream).lower()} {years[0]}{same}{readable(rest)}.")
     return out
 
 
