@@ -204,7 +204,7 @@ def _draw(
     geo = geo.assign(_color=colors)
     geo.plot(ax=ax, color=geo["_color"], edgecolor="#555555", linewidth=0.3)
     if scale.outline_borderline and "borderline" in geo:
-        b = geo[geo["borderline"].astype(bool)]
+        b = geo[geo["borderline"].fillna(False).astype(bool)]
         if len(b):
             b.boundary.plot(ax=ax, color="black", linewidth=1.4, linestyle="--")
     if labels is not None:

@@ -194,8 +194,8 @@ def render_summary(
         out += [f"- {r}" for r in rules]
         out.append("")
 
-    if "borderline" in index.columns:
-        border = index[index["borderline"].astype(bool)].sort_values("rank")
+    if "borderline" in index.columns and index["borderline"].notna().any():
+        border = index[index["borderline"].fillna(False).astype(bool)].sort_values("rank")
         out += ["## Borderline LAs (wave uncertain under the Monte Carlo)", ""]
         if border.empty:
             out.append("None.")

@@ -304,6 +304,6 @@ _INDEX_COLS = [
 def _index_sheet(wb: Any, index: pd.DataFrame) -> Any:
     idx = index.sort_values("rank", kind="stable").reset_index(drop=True)
     if "borderline" in idx:
-        idx = idx.assign(borderline_text=np.where(idx["borderline"].astype(bool), "yes", ""))
+        idx = idx.assign(borderline_text=np.where(idx["borderline"].fillna(False).astype(bool), "yes", ""))
     cols = [c for c in _INDEX_COLS if c.key in idx.columns]
     return _table_sheet(wb, "Need index", idx, cols, title="Need index: rank, score and uncertainty")
