@@ -12,10 +12,8 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -80,73 +78,12 @@ def _normalise_zip(path: Path) -> None:
     path.write_bytes(buf.getvalue())
 
 
-def write_xlsx(
-    sheets: Sequence[tuple[str, pd.DataFrame]],
-    notes: Sequence[tuple[str, str]],
-    path: Path,
-    *,
-    title: str,
-    money_columns: Sequence[str] = (),
-) -> Path:
-    """Write a publication workbook: data sheets then a ``notes`` sheet.
+def save_workbook(wb, path: Path, title: str) -> Path:  # type: ignore[no-untyped-def]
+    """Save an openpyxl workbook so the same content always gives the same bytes.
 
-    Parameters
-    ----------
-    sheets : sequence of (name, DataFrame)
-        Data sheets in order. Integer money columns get a ``£#,##0`` format.
-    notes : sequence of (label, text)
-        Rows of the notes sheet (sources, data years, licence attribution, run hash...).
-    path : pathlib.Path
-        Destination ``.xlsx``.
-    title : str
-        Workbook title (document properties).
-    money_columns : sequence of str
-        Columns formatted as whole pounds.
+    The document properties and the zip members' dates are pinned (openpyxl stamps the save
+    time), so a replay can compare the file byte for byte.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    money = set(money_columns)
-
-    def put(ws, row: int, col: int, value: object):  # type: ignore[no-untyped-def]
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and not np.isfinite(value):
-            value = None
-        cell = ws.cell(row=row, column=col)
-        if isinstance(value, str):
-            cell.value = value
-            cell.data_type = "s"  # never a formula, whatever the text starts with
-            if value.startswith(FORMULA_PREFIXES):
-                cell.quotePrefix = True
-        else:
-            cell.value = value
-        return cell
-
-    for sheet_name, frame in sheets:
-        ws = wb.create_sheet(sheet_name[:31])
-        cols = [c for c in frame.columns if c != "geometry"]
-        for j, c in enumerate(cols, start=1):
-            put(ws, 1, j, c).font = Font(bold=True)
-            ws.column_dimensions[get_column_letter(j)].width = max(10, min(40, len(str(c)) + 2))
-        values = frame[cols].to_numpy(dtype=object)
-        for i, row in enumerate(values, start=2):
-            for j, v in enumerate(row, start=1):
-                cell = put(ws, i, j, v)
-                if cols[j - 1] in money:
-                    cell.number_format = "£#,##0"
-        ws.freeze_panes = "A2"
-
-    ws = wb.create_sheet("notes")
-    ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["B"].width = 120
-    for i, (label, text) in enumerate(notes, start=1):
-        put(ws, i, 1, label).font = Font(bold=True)
-        put(ws, i, 2, text).alignment = Alignment(wrap_text=True, vertical="top")
-
     props = wb.properties
     props.title = title
     props.creator = "allocator"

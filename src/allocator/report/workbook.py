@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import PER_HEAD, POPULATION, TOTAL, column_label, money_columns, total_columns
-from .tables import _FIXED_DATETIME, FORMULA_PREFIXES, _normalise_zip, _pin_core_dates
+from .tables import FORMULA_PREFIXES, save_workbook
 
 if TYPE_CHECKING:
     from .publication import Publication
@@ -270,16 +270,7 @@ def write_workbook(
         _table_sheet(wb, name[:31], frame, cols_x, title=f"{pub.title}: {name}")
     _index_sheet(wb, index)
 
-    props = wb.properties
-    props.title = pub.title
-    props.creator = "allocator"
-    props.lastModifiedBy = "allocator"
-    props.created = _FIXED_DATETIME
-    props.modified = _FIXED_DATETIME
-    wb.save(path)
-    _pin_core_dates(path)
-    _normalise_zip(path)
-    return path
+    return save_workbook(wb, path, pub.title)
 
 
 _INDEX_COLS = [
