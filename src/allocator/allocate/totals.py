@@ -111,12 +111,12 @@ class TotalRows:
                 f"{layout.years[y]}")
 
 
-def _group(layout: Layout, streams: list[str] | None) -> list[int]:
+def stream_group(layout: Layout, streams: list[str] | None) -> list[int]:
     names = streams or layout.streams
     return [s for s, name in enumerate(layout.streams) if name in names]
 
 
-def _open_cells(layout: Layout, group: list[int], y: int) -> list[np.ndarray]:
+def open_cells_of(layout: Layout, group: list[int], y: int) -> list[np.ndarray]:
     """Per area, its open cells of the group in year ``y`` (stream order)."""
     pos = layout.position[group, y, :]  # (n_group, n_areas)
     return [col[col >= 0] for col in pos.T]
@@ -207,7 +207,7 @@ def _amounts(layout: Layout, item: FloorConfig | CapConfig, up: bool,
         whole = np.minimum(whole, np.tile(floor_product(item.per_head, pop), (n_y, 1)))
         words.append(f"£{item.per_head:g} per head ({item.population})")
     if item.share_of_stream is not None:
-        group = _group(layout, item.streams)
+        group = stream_group(layout, item.streams)
         budget_sum = layout.budget[group].sum(axis=0)  # per year
         vals = item.share_of_stream * budget_sum.astype(float)
         whole_b = floor_product(item.share_of_stream, budget_sum.astype(float))
@@ -236,12 +236,12 @@ def total_bounds(layout: Layout, items: list[FloorConfig] | list[CapConfig], kin
     orphans: list[tuple[int, int, int, float]] = []  # (area, item index, year, pounds)
     words = []
     for n_item, item in enumerate(items):
-        group = _group(layout, item.streams)
+        group = stream_group(layout, item.streams)
         years = [y for y, name in enumerate(layout.years) if not item.years or name in item.years]
         raw, whole, rule = _amounts(layout, item, up, base_dir)
         words.append(rule)
         for y in years:
-            open_cells = _open_cells(layout, group, y)
+            open_cells = open_cells_of(layout, group, y)
             for i, cells in enumerate(open_cells):
                 r, w = raw[y, i], int(whole[y, i])
                 if up and not (np.isfinite(r) and r > 0):
@@ -303,11 +303,11 @@ def total_pace_rows(layout: Layout, pace: PaceConfig | None) -> tuple[list[Total
     """
     if pace is None or pace.applies_to != "total":
         return [], np.zeros(0, np.int64)
-    group = _group(layout, pace.streams)
+    group = stream_group(layout, pace.streams)
     pairs: list[tuple[int, int, np.ndarray, np.ndarray]] = []
     entrants: list[np.ndarray] = []
     for y in range(1, len(layout.years)):
-        now_cells, prev_cells = _open_cells(layout, group, y), _open_cells(layout, group, y - 1)
+        now_cells, prev_cells = open_cells_of(layout, group, y), open_cells_of(layout, group, y - 1)
         for i in range(len(layout.areas)):
             if now_cells[i].size and prev_cells[i].size:
                 pairs.append((y, i, now_cells[i], prev_cells[i]))
@@ -397,116 +397,3 @@ def round_bounds(rows: list[TotalRows], out: np.ndarray, cells: np.ndarray, lo: 
                     hi[j] = min(hi[j], math.floor(lim))
                 else:
                     lo[j] = max(lo[j], math.ceil(lim))
-
-
-def _gbp(v: float) -> str:
-    return "unlimited" if not np.isfinite(v) else f"£{v:,.0f}"
-
-
-def _names(layout: Layout, areas: list[int], amounts: list[float], show: int = 4) -> str:
-    order = sorted(range(len(areas)), key=lambda j: (-amounts[j], areas[j]))[:show]
-    return ", ".join(f"{layout.area_names[areas[j]]} {_gbp(amounts[j])}" for j in order)
-
-
-def presolve_totals(layout: Layout, lo: np.ndarray, hi: np.ndarray, floor_groups: list[list[str]],
-                    floor_rows: TotalRows | None, pace_rows: list[TotalRows],
-                    orphans: list[tuple[int, int, float, str]]) -> list[tuple[str, str, str]]:
-    """Impossible set-ups of the total floors and total pace rules, in LAs, streams, years, pounds.
-
-    Parameters
-    ----------
-    lo, hi : ndarray
-        Effective whole-pound bounds per cell (every floor, cap and lock).
-    floor_groups : list of list of str
-        The stream groups that carry a total floor.
-    floor_rows : TotalRows, optional
-        Total floors on LA x years with more than one open cell.
-    pace_rows : list of TotalRows
-    orphans : list
-        File floors on LA x years with no open cell in their group.
-
-    Returns
-    -------
-    list of (check, message, kind)
-        ``kind`` is ``"config"`` or ``"infeasible"``.
-    """
-    out: list[tuple[str, str, str]] = []
-    waves = layout.areas["wave"].to_numpy()
-    if orphans:
-        text = [f"{layout.area_names[i]} ({layout.area_codes[i]}) {streams} {layout.years[y]}: "
-                f"floor of £{v:,.0f} on the total but none of these streams is open to it that "
-                f"year (wave {waves[i]})" for i, y, v, streams in orphans]
-        out.append(("floor_total_not_eligible",
-                    "eligibility leaves a floored LA no money: " + "; ".join(text[:8])
-                    + (f"; and {len(text) - 8} more" if len(text) > 8 else ""), "config"))
-    row_need: dict[tuple[int, int], float] = {}
-    if floor_rows is not None:
-        bad = []
-        for r in range(floor_rows.n_rows):
-            cells = floor_rows.now[r]
-            need, room = int(floor_rows.rhs_int[r]), float(hi[cells].sum())
-            row_need[(int(floor_rows.area[r]), int(floor_rows.year[r]))] = need
-            if room < need:
-                bad.append(f"{floor_rows.label(layout, r)}: floor on the total £{need:,} but its "
-                           f"caps allow at most {_gbp(room)}")
-        if bad:
-            out.append(("floor_total_above_cap", "; ".join(bad[:8])
-                        + (f"; and {len(bad) - 8} more" if len(bad) > 8 else ""), "infeasible"))
-    for streams in floor_groups:
-        group = _group(layout, streams)
-        for y, year in enumerate(layout.years):
-            open_cells = _open_cells(layout, group, y)
-            least = [max(float(lo[c].sum()), row_need.get((i, y), 0.0))
-                     for i, c in enumerate(open_cells)]
-            out += _hall(layout, group, y, open_cells, least, lo,
-                         "floors_total_above_budget",
-                         f"to meet their floors on {'+'.join(streams)} in {year}")
-    for rows in pace_rows:
-        if rows.sense != ">=" or rows.n_rows == 0:
-            continue
-        group = _group(layout, rows.streams)
-        for y in range(1, len(layout.years)):
-            open_cells = _open_cells(layout, group, y)
-            before = _open_cells(layout, group, y - 1)
-            least = []
-            for i, c in enumerate(open_cells):
-                carried = float(rows.ratio) * float(lo[before[i]].sum()) if before[i].size else 0.0
-                least.append(max(float(lo[c].sum()), carried))
-            out += _hall(layout, group, y, open_cells, least, lo, "pace_total_above_budget",
-                         f"for their totals on {'+'.join(rows.streams)} to keep their "
-                         f"{layout.years[y - 1]} floors ({rows.rule})")
-    return out
-
-
-def _hall(layout: Layout, group: list[int], y: int, open_cells: list[np.ndarray],
-          least: list[float], lo: np.ndarray, check: str, why: str) -> list[tuple[str, str, str]]:
-    """For every set T of the group's streams: the LAs that can only be paid from T need no
-    more than T's budgets (less the floors of other LAs' cells in T)."""
-    from itertools import combinations
-
-    out = []
-    if len(group) > 8:
-        return out
-    stream_of = {int(c): int(layout.stream[c]) for cells in open_cells for c in cells.tolist()}
-    for size in range(1, len(group) + 1):
-        for subset in combinations(group, size):
-            tset = set(subset)
-            inside = [i for i, c in enumerate(open_cells)
-                      if c.size and all(stream_of[int(k)] in tset for k in c.tolist())]
-            if not inside:
-                continue
-            others = sum(float(lo[k]) for i, c in enumerate(open_cells) if i not in set(inside)
-                         for k in c.tolist() if stream_of[int(k)] in tset)
-            need = sum(least[i] for i in inside) + others
-            have = float(layout.budget[list(subset), y].sum())
-            if need > have + 0.5:
-                names = "+".join(layout.streams[s] for s in subset)
-                text = (f"{layout.years[y]}: the {len(inside)} LAs that can only be paid from "
-                        f"{names} need at least {_gbp(need - others)} {why}, but {names} "
-                        f"{layout.years[y]} has {_gbp(have)}"
-                        + (f" ({_gbp(others)} of it already held by other LAs' floors)"
-                           if others else "")
-                        + f": {_gbp(need - have)} short (largest: "
-                        + _names(layout, inside, [least[i] for i in inside]) + ")")
-                out.append((check, text, "infeasible"))
-    return out

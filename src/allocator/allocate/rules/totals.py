@@ -31,7 +31,8 @@ import numpy as np
 
 from ..cells import Layout
 from ..config import AllocationConfig
-from ..totals import TotalRows, presolve_totals, row_violations, total_bounds, total_pace_rows
+from ..totals import TotalRows, row_violations, total_bounds, total_pace_rows
+from ..totals_presolve import presolve_totals
 from .base import BoundGroup, Built, Issue, RowGroup, Rule
 
 if TYPE_CHECKING:
