@@ -14,21 +14,13 @@ from allocator.allocate import AllocationProblem
 from allocator.allocate.cells import build_layout, eligibility
 from allocator.allocate.config import validate_allocation_config
 from allocator.errors import ConfigError
+from four_las import four_las
 
 YEARS = ["2022-23", "2023-24", "2024-25"]
 
 
 def areas() -> pd.DataFrame:
-    # SYNTHETIC: four LAs, A and B in wave 1, C in wave 2, D in wave 3
-    return pd.DataFrame({
-        "code": ["E06000001", "E06000002", "E06000003", "E06000004"],
-        "name": ["A", "B", "C", "D"],
-        "region": ["R"] * 4,
-        "pop_all": [100_000, 200_000, 300_000, 400_000],
-        "pop_15_64": [60_000, 120_000, 180_000, 240_000],
-        "need_factor": [1.0, 1.0, 1.0, 1.0],
-        "wave": [1, 1, 2, 3],
-    })
+    return four_las()
 
 
 def nao_like(**extra: object) -> dict:

@@ -17,22 +17,14 @@ from allocator.allocate import AllocationProblem
 from allocator.allocate.totals import TotalRows, round_bounds
 from allocator.allocate.verify import verify_cells
 from allocator.errors import ConfigError, InfeasibleError, SolverError
+from four_las import four_las
 
 YEARS = ["2022-23", "2023-24", "2024-25"]
 GROUP = ["awaiting", "targeted"]
 
 
 def areas() -> pd.DataFrame:
-    # SYNTHETIC: four LAs
-    return pd.DataFrame({
-        "code": ["E06000001", "E06000002", "E06000003", "E06000004"],
-        "name": ["A", "B", "C", "D"],
-        "region": ["R"] * 4,
-        "pop_all": [100_000, 200_000, 300_000, 400_000],
-        "pop_15_64": [60_000, 120_000, 180_000, 240_000],
-        "need_factor": [1.0, 1.0, 1.0, 1.0],
-        "wave": [1, 1, 2, 3],
-    })
+    return four_las()
 
 
 def nao_like(**extra: object) -> dict:
