@@ -1,4 +1,4 @@
-"""SYNTHETIC fixture shared by the eligibility and total-rule tests: four invented LAs.
+"""SYNTHETIC fixtures shared by the eligibility and total-rule tests: four invented LAs.
 
 A and B are in wave 1, C in wave 2, D in wave 3; populations 100k-400k, need factor 1 each, so
 hand-worked pounds stay simple.
@@ -20,3 +20,15 @@ def four_las() -> pd.DataFrame:
         "need_factor": [1.0, 1.0, 1.0, 1.0],
         "wave": [1, 1, 2, 3],
     })
+
+
+YEARS = ["2022-23", "2023-24", "2024-25"]
+
+
+def nao_streams() -> dict:
+    """SYNTHETIC NAO-shaped streams in pounds: awaiting roll-out (waves not started) and targeted."""
+    return {
+        "awaiting": {"budget": {"2022-23": 300, "2023-24": 100}, "eligible": "wave_not_started"},
+        "targeted": {"budget": dict(zip(YEARS, [200, 600, 900], strict=True)),
+                     "eligible": "wave_started"},
+    }

@@ -14,23 +14,14 @@ from allocator.allocate import AllocationProblem
 from allocator.allocate.cells import build_layout, eligibility
 from allocator.allocate.config import validate_allocation_config
 from allocator.errors import ConfigError
-from four_las import four_las
-
-YEARS = ["2022-23", "2023-24", "2024-25"]
-
-
-def areas() -> pd.DataFrame:
-    return four_las()
+from four_las import YEARS, nao_streams
+from four_las import four_las as areas
 
 
 def nao_like(**extra: object) -> dict:
     data: dict = {
-        "streams": {
-            "awaiting": {"budget": {"2022-23": 300, "2023-24": 100}, "eligible": "wave_not_started"},
-            "targeted": {"budget": dict(zip(YEARS, [200, 600, 900], strict=True)),
-                         "eligible": "wave_started"},
-            "detox": {"budget": dict.fromkeys(YEARS, 40), "eligible": "all"},
-        },
+        "streams": {**nao_streams(),
+                    "detox": {"budget": dict.fromkeys(YEARS, 40), "eligible": "all"}},
         "target": {"basis": "equal"},
     }
     data.update(extra)

@@ -20,6 +20,7 @@ import yaml
 from allocator.allocate import AllocationProblem
 from allocator.config import load_config
 from allocator.paths import default_data_dir
+from exact_sums import assert_budgets_exact
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "configs" / "ssmtrg-2022-25.yaml"
@@ -65,22 +66,12 @@ def allocation_config(budgets: dict[str, list[int]] | None = None, **objective: 
     return cfg
 
 
-def assert_exact(problem: AllocationProblem, cfg: dict) -> None:
-    table = problem.allocation_
-    for stream, scfg in cfg["streams"].items():
-        for year, budget in scfg["budget"].items():
-            col = table[f"{stream}_{year.replace('-', '_')}"]
-            assert col.dtype.kind == "i"
-            assert int(col.sum()) == budget
-    problem.verify()
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_large_budgets_solve_exactly_with_no_false_words(case: str, areas: pd.DataFrame) -> None:
     cfg = allocation_config(CASES[case])
     assert cfg["solver"]["name"] == "highs" and cfg["solver"]["cross_check"] == "cbc"
     problem = AllocationProblem.from_config(cfg, areas, base_dir=DATA).solve()
-    assert_exact(problem, cfg)
+    assert_budgets_exact(problem, cfg)
     # CBC solved every stage itself: its cells agree within the stated tolerance (see
     # allocator.allocate.crosscheck), which the run records
     assert problem.cross_check_max_diff_ is not None
@@ -99,7 +90,7 @@ def test_relative_deviation_is_optimal_and_both_solvers_agree(areas: pd.DataFram
     cfg = allocation_config(deviation="relative")
     highs = AllocationProblem.from_config(cfg, areas, base_dir=DATA,
                                           explain_marginal=False).solve()
-    assert_exact(highs, cfg)
+    assert_budgets_exact(highs, cfg)
     assert highs.cross_check_max_diff_ is not None and highs.cross_check_max_diff_ <= 1
     cbc_cfg = allocation_config(deviation="relative")
     cbc_cfg["solver"].update(name="cbc", cross_check=None)

@@ -17,23 +17,15 @@ from allocator.allocate import AllocationProblem
 from allocator.allocate.totals import TotalRows, round_bounds
 from allocator.allocate.verify import verify_cells
 from allocator.errors import ConfigError, InfeasibleError, SolverError
-from four_las import four_las
+from four_las import four_las as areas
+from four_las import nao_streams
 
-YEARS = ["2022-23", "2023-24", "2024-25"]
 GROUP = ["awaiting", "targeted"]
-
-
-def areas() -> pd.DataFrame:
-    return four_las()
 
 
 def nao_like(**extra: object) -> dict:
     data: dict = {
-        "streams": {
-            "awaiting": {"budget": {"2022-23": 300, "2023-24": 100}, "eligible": "wave_not_started"},
-            "targeted": {"budget": dict(zip(YEARS, [200, 600, 900], strict=True)),
-                         "eligible": "wave_started"},
-        },
+        "streams": nao_streams(),
         "target": {"basis": "population"},
     }
     data.update(extra)
