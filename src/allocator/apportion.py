@@ -36,20 +36,15 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
-import shapely
 
 from .data.schema import ANALYSIS_CRS
 from .errors import ConfigError, DataError
-from .raster import zonal_stats
+from .pieces import EPS, area_codes, lookup_weights, overlay_weights, polygons
 
 Method = Literal["area", "population", "lookup"]
-
-#: Sources whose measure falls this close to zero are treated as empty.
-_EPS = 1e-12
 
 #: ONS: Northamptonshire's districts (2019 codes) and the unitary authority each joined on
 #: 1 April 2021 (ONS code changes, geodata/ons_boundaries_topojson/changes.csv, "merger" 2021).
@@ -72,37 +67,6 @@ __all__ = [
     "northamptonshire_lookup",
     "split_northamptonshire",
 ]
-
-
-def _codes(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
-    if column not in frame.columns:
-        raise DataError(f"{what} table has no code column", column=column)
-    codes = frame[column].astype(str)
-    if codes.isna().any() or (codes == "").any():
-        raise DataError(f"{what} table has blank codes", column=column)
-    dupes = sorted(set(codes[codes.duplicated()]))
-    if dupes:
-        raise DataError(f"duplicate codes in the {what} table", column=column, codes=dupes)
-    return codes
-
-
-def _polygons(frame: object, column: str, what: str, crs: pyproj.CRS) -> gpd.GeoDataFrame:
-    if not isinstance(frame, gpd.GeoDataFrame):
-        raise DataError(f"the {what} must be a GeoDataFrame for this method")
-    if frame.crs is None:
-        raise DataError(f"the {what} polygons have no CRS")
-    codes = _codes(frame, column, what)
-    empty = codes[(frame.geometry.isna() | frame.geometry.is_empty).to_numpy()]
-    if len(empty):
-        raise DataError(f"{what} areas with missing or empty geometry", codes=empty)
-    g = gpd.GeoDataFrame({"code": codes.to_numpy()}, geometry=frame.geometry.to_numpy(),
-                         crs=frame.crs).to_crs(crs)
-    bad = ~g.geometry.is_valid
-    if bad.any():
-        g.loc[bad, "geometry"] = shapely.make_valid(
-            g.geometry[bad].to_numpy(), method="structure", keep_collapsed=False
-        )
-    return g
 
 
 class Apportioner:
@@ -214,149 +178,20 @@ class Apportioner:
         return self
 
     def _fit_lookup(self, source: pd.DataFrame | None, target: pd.DataFrame | None) -> None:
-        lk = self.lookup
-        assert lk is not None
-        for col in ("source", "target"):
-            if col not in lk.columns:
-                raise DataError("lookup table has no column", column=col)
-        w = pd.DataFrame({"source": lk["source"].astype(str), "target": lk["target"].astype(str)})
-        pair = w["source"] + " -> " + w["target"]
-        if pair.duplicated().any():
-            raise DataError("duplicate source-target rows in the lookup",
-                            codes=sorted(set(pair[pair.duplicated()])))
-        if "weight" in lk.columns:
-            weight = pd.to_numeric(lk["weight"], errors="coerce").astype("float64")
-            bad = ~np.isfinite(weight.to_numpy()) | (weight.to_numpy() < 0)
-            if bad.any():
-                raise DataError("lookup weights must be finite and >= 0", column="weight",
-                                codes=pair[bad])
-            w["weight"] = weight.to_numpy()
-        else:
-            multi = w["source"][w["source"].duplicated()]
-            if len(multi):
-                raise DataError(
-                    "lookup maps a source to several targets but has no 'weight' column to split "
-                    "it by", column="source", codes=sorted(set(multi)),
-                )
-            w["weight"] = 1.0
-            self.notes_.append("Lookup without weights: each source goes wholly to one target; "
-                               "intensive columns are unweighted means.")
-        if source is not None:
-            scodes = _codes(source, self.source_code, "source")
-            unknown = sorted(set(scodes) - set(w["source"]))
-            if unknown:
-                raise DataError("source codes missing from the lookup", column=self.source_code,
-                                codes=unknown)
-            w = w[w["source"].isin(set(scodes))]
-        if target is not None:
-            tcodes = _codes(target, self.target_code, "target")
-            unknown = sorted(set(w["target"]) - set(tcodes))
-            if unknown:
-                raise DataError("lookup targets missing from the target table",
-                                column=self.target_code, codes=unknown)
-            self.targets_ = tcodes.tolist()
-        else:
-            self.targets_ = sorted(set(w["target"]))
-        self.weights_ = self._shares(w.reset_index(drop=True), area=None)
-        self.source_coverage_ = pd.Series(1.0, index=sorted(set(w["source"])), name="coverage")
-        self.target_coverage_ = pd.Series(np.nan, index=self.targets_, name="coverage")
+        assert self.lookup is not None
+        self.weights_, self.targets_, self.source_coverage_, self.target_coverage_ = (
+            lookup_weights(self.lookup, source, target, self.source_code, self.target_code,
+                           self.notes_))
 
     def _fit_geometric(self, source: object, target: object, crs: pyproj.CRS) -> None:
         if source is None or target is None:
             raise ConfigError(f"method {self.method!r} needs source and target polygons")
-        src = _polygons(source, self.source_code, "source", crs)
-        tgt = _polygons(target, self.target_code, "target", crs)
+        src = polygons(source, self.source_code, "source", crs)
+        tgt = polygons(target, self.target_code, "target", crs)
         self.targets_ = tgt["code"].tolist()
-        pieces = gpd.overlay(
-            src.rename(columns={"code": "source"}),
-            tgt.rename(columns={"code": "target"}),
-            how="intersection",
-            keep_geom_type=True,
-        )
-        pieces = pieces[~pieces.geometry.is_empty].reset_index(drop=True)
-        area = pieces.geometry.area.to_numpy(dtype="float64")
-        if self.method == "area":
-            weight = area
-            s_total = pd.Series(src.geometry.area.to_numpy(), index=src["code"])
-            t_total = pd.Series(tgt.geometry.area.to_numpy(), index=tgt["code"])
-        else:
-            ids = pieces["source"] + "|" + pieces["target"]
-            zp = zonal_stats(gpd.GeoDataFrame({"code": ids}, geometry=pieces.geometry, crs=crs),
-                             self.weights_raster, "sum")
-            weight = zp["value"].fillna(0.0).to_numpy(dtype="float64")
-            zs = zonal_stats(src, self.weights_raster, "sum")
-            zt = zonal_stats(tgt, self.weights_raster, "sum")
-            s_total = pd.Series(zs["value"].fillna(0.0).to_numpy(), index=zs["code"])
-            t_total = pd.Series(zt["value"].fillna(0.0).to_numpy(), index=zt["code"])
-            for what, z in (("source", zs), ("target", zt)):
-                part = z[z["coverage"] < 1 - 1e-6]
-                if len(part):
-                    self.notes_.append(
-                        f"Population raster covers only part of {len(part)} {what} area(s) "
-                        f"(population there not counted): {', '.join(part['code'])}."
-                    )
-        w = pd.DataFrame({"source": pieces["source"], "target": pieces["target"],
-                          "weight": weight})
-        in_t = w.groupby("source")["weight"].sum().reindex(s_total.index, fill_value=0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cov = (in_t / s_total).where(s_total > _EPS, np.nan)
-        # A source with no population anywhere (or no area) falls back on area for coverage.
-        area_in = pd.Series(area, index=pieces.index).groupby(pieces["source"]).sum()
-        area_cov = (area_in / src.set_index("code").geometry.area).reindex(s_total.index)
-        cov = cov.fillna(area_cov.fillna(0.0)).clip(upper=1.0)
-        self.source_coverage_ = cov.rename("coverage")
-        low = cov[cov < self.min_coverage]
-        if self.min_coverage > 0 and len(low):
-            raise DataError(
-                f"source areas with less than {self.min_coverage:.0%} of their "
-                f"{'area' if self.method == 'area' else 'population'} inside the targets "
-                "(their values cannot be apportioned without loss; restrict the source table or "
-                "lower min_coverage)",
-                column=self.source_code,
-                codes=[f"{c} ({v:.1%})" for c, v in low.items()],
-            )
-        dropped = cov[cov <= _EPS].index.tolist()
-        if dropped:
-            self.notes_.append(
-                f"{len(dropped)} source area(s) lie outside every target and were not "
-                f"apportioned (their totals are not in the result): {', '.join(dropped)}."
-            )
-        partial = cov[(cov > _EPS) & (cov < 1 - 1e-4)]
-        if len(partial):
-            self.notes_.append(
-                f"{len(partial)} source area(s) lie partly outside the targets; their whole value "
-                "was split among the targets they overlap: "
-                + ", ".join(f"{c} ({v:.2%})" for c, v in partial.items()) + "."
-            )
-        in_tt = w.groupby("target")["weight"].sum().reindex(t_total.index, fill_value=0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tcov = (in_tt / t_total).where(t_total > _EPS, np.nan).clip(upper=1.0)
-        self.target_coverage_ = tcov.rename("coverage")
-        w = w[~w["source"].isin(dropped)].reset_index(drop=True)
-        self.weights_ = self._shares(w, area=pd.Series(area, index=pieces.index)[
-            ~pieces["source"].isin(dropped)].to_numpy())
-
-    def _shares(self, w: pd.DataFrame, area: np.ndarray | None) -> pd.DataFrame:
-        """Add ``share``: each piece's part of its source (area fall-back for empty sources)."""
-        tot = w.groupby("source")["weight"].transform("sum").to_numpy()
-        share = np.divide(w["weight"].to_numpy(), tot, out=np.full(len(w), np.nan),
-                          where=tot > _EPS)
-        empty = ~(tot > _EPS)
-        if empty.any():
-            if area is None:
-                raise DataError("lookup sources whose weights are all zero",
-                                column="weight", codes=sorted(set(w.loc[empty, "source"])))
-            atot = pd.Series(area).groupby(w["source"].to_numpy()).transform("sum").to_numpy()
-            share[empty] = np.divide(area[empty], atot[empty], out=np.zeros(empty.sum()),
-                                     where=atot[empty] > 0)
-            names = sorted(set(w.loc[empty, "source"]))
-            self.notes_.append(
-                f"{len(names)} source area(s) hold no population in the raster; their extensive "
-                f"values were split by area: {', '.join(names)}."
-            )
-        out = w.copy()
-        out["share"] = share
-        return out
+        self.weights_, self.source_coverage_, self.target_coverage_ = overlay_weights(
+            self.method, src, tgt, crs, self.weights_raster, self.min_coverage,
+            self.source_code, self.notes_)
 
     # -- applying ----------------------------------------------------------------------------
 
@@ -386,7 +221,7 @@ class Apportioner:
         """
         if not hasattr(self, "weights_"):
             raise ConfigError("Apportioner.transform called before fit")
-        codes = _codes(values, self.source_code, "source values")
+        codes = area_codes(values, self.source_code, "source values")
         table = values.assign(**{"__code": codes.to_numpy()}).set_index("__code")
         needed = sorted(set(self.weights_["source"]))
         missing = sorted(set(needed) - set(table.index))
@@ -415,7 +250,7 @@ class Apportioner:
             if ext:
                 res = agg["c"].where(agg["d"] > 0)
             else:
-                res = (agg["c"] / agg["d"]).where(agg["d"] > _EPS)
+                res = (agg["c"] / agg["d"]).where(agg["d"] > EPS)
             res = res.where(~agg["nan"].fillna(False).astype(bool))
             out[col] = res.to_numpy(dtype="float64")
         return out
@@ -522,7 +357,7 @@ def split_northamptonshire(
         A district is missing from ``values`` or ``population``, a population is not positive,
         or a value is not numeric.
     """
-    codes = _codes(values, code_column, "district values")
+    codes = area_codes(values, code_column, "district values")
     missing = sorted(set(NORTHAMPTONSHIRE_2021) - set(codes))
     if missing:
         raise DataError("Northamptonshire districts missing from the values table",

@@ -17,7 +17,7 @@ import pandas as pd
 import pulp
 
 from ..columns import money_column, money_columns, total_column
-from ..errors import ConfigError, InfeasibleError
+from ..errors import ConfigError
 from .cells import Layout, build_layout
 from .config import (
     AllocationConfig,
@@ -30,13 +30,13 @@ from .config import (
     StreamConfig,
     TargetConfig,
     validate_allocation_config,
-    year_key,
 )
 from .constraints import Groups, build_groups
-from .crosscheck import StageRecord, cross_check, label, solve_checked, stage_records
+from .crosscheck import StageRecord, cross_check, solve_checked, stage_records
 from .elastic import explain_infeasible
 from .explain import binding, shadow_words, waterfall
 from .lp import MatrixLP, build_matrix, cell_units
+from .marginal import marginal_gains
 from .model import LpModel, build_model, build_model_loop
 from .presolve import Issue, presolve
 from .rounding import round_allocation
@@ -362,48 +362,10 @@ class AllocationProblem:
 
     def _marginal(self, areas: pd.DataFrame | None, layout: Layout, cfg: AllocationConfig,
                   x_int: np.ndarray) -> dict[str, pd.Series | str]:
-        """Whole-pound change per cell when one stream-year has £1m more.
-
-        The whole problem is rebuilt with the larger budget, so targets (need share x budget),
-        share-of-stream caps and the pro-rata scaled targets follow it, and solved again.
-        """
-        out: dict[str, pd.Series | str] = {}
-        codes = layout.codes
-        for s, stream in enumerate(layout.streams):
-            for y, year in enumerate(layout.years):
-                if layout.budget[s, y] <= 0:
-                    continue
-                cname = f"budget_{stream}_{year_key(year)}"
-                budget = dict(cfg.streams[stream].budget)
-                budget[year] += 1_000_000
-                streams = dict(cfg.streams)
-                streams[stream] = streams[stream].model_copy(update={"budget": budget})
-                more_cfg = cfg.model_copy(update={"streams": streams})
-                _, lay2, grp2 = self._prepare(areas, more_cfg)
-                context = f" (re-solve with £1m more in {stream} {year})"
-                try:
-                    lp2, more, check = self._run_checked(lay2, grp2, more_cfg,
-                                                         pro_rata_targets(lay2, grp2), context)
-                    more_int = round_allocation(lay2, grp2, more.x)
-                    verify_cells(lay2, grp2, more_int)
-                    if check is not None:
-                        cross_check(lay2, grp2, lp2, more, check, more_int, context)
-                except SolverInfeasible:
-                    agree = (f" ({label(cfg.solver.name)} and {label(cfg.solver.cross_check)} "
-                             "both prove it)" if cfg.solver.cross_check not in
-                             (None, cfg.solver.name) else "")
-                    out[cname] = ("it could not be allocated at all: with it the floors, caps, "
-                                  "locks and pace-of-change rules (e.g. no cash cut into a "
-                                  "following year whose budget stays the same) cannot all "
-                                  f"hold{agree}")
-                    continue
-                except InfeasibleError as exc:
-                    out[cname] = f"it could not be allocated in whole pounds: {exc}"
-                    continue
-                gain = more_int - x_int
-                cells = layout.block(s, y)
-                out[cname] = pd.Series(gain[cells], index=codes[cells])
-        return out
+        """Whole-pound change per cell when one stream-year has £1m more (see
+        :func:`.marginal.marginal_gains`)."""
+        return marginal_gains(layout, cfg, x_int, lambda c: self._prepare(areas, c),
+                              self._run_checked)
 
 
 def allocate(config: AllocationConfig | Mapping[str, Any], areas: pd.DataFrame,
