@@ -108,4 +108,39 @@ def pace_gaps(now: np.ndarray, prev: np.ndarray, factor: Fraction, sense: str
     return rows, [Fraction(int(gap[r]), den) for r in rows.tolist()]
 
 
-__all__ = ["ceil_product", "decimal", "floor_product", "pace_bound", "pace_gaps", "ratio"]
+def largest_remainder(parts: list[Fraction], total: int) -> list[int]:
+    """Whole numbers summing exactly to ``total``, each ``floor(part)`` or one more.
+
+    The ``total - sum(floor(part))`` units left over go one each to the parts with the largest
+    fractional remainders; equal remainders go in list order (the caller orders the parts, e.g.
+    by ONS code, so the tie-break is documented and deterministic). Exact: ``Fraction`` parts,
+    integer results.
+
+    Parameters
+    ----------
+    parts : list of Fraction
+        Non-negative exact parts whose sum is ``total`` (or within one unit per part of it).
+    total : int
+        The whole number the results must add up to.
+
+    Raises
+    ------
+    ValueError
+        ``parts`` holds a negative value, or ``total`` cannot be reached by rounding each part
+        down or up.
+    """
+    if any(p < 0 for p in parts):
+        raise ValueError("parts: must be >= 0")
+    floors = [math.floor(p) for p in parts]
+    left = total - sum(floors)
+    if not 0 <= left <= len(parts):
+        raise ValueError(f"total: {total} cannot be reached by rounding the parts (sum "
+                         f"{float(sum(parts, Fraction(0))):,.2f})")
+    order = sorted(range(len(parts)), key=lambda i: (-(parts[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return floors
+
+
+__all__ = ["ceil_product", "decimal", "floor_product", "largest_remainder", "pace_bound",
+           "pace_gaps", "ratio"]

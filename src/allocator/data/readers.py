@@ -321,3 +321,77 @@ def read_crime_severity(path: Path) -> pd.DataFrame:
         missing=(":",),
     )
     return out
+
+
+# --------------------------------------------------------------------------- later vintages
+def read_district_population(path: Path, year: int = 2020) -> pd.DataFrame:
+    """ONS mid-year estimates by single year of age on 2021 districts, one mid-year.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        ``ons_mye_sya_la/la_pop_estimates.csv`` (columns ``name, code, year, Age 0 .. Aged 90+``).
+    year : int
+        The mid-year wanted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code``, ``name``, ``pop_all`` and ``pop_15_64`` (whole people), one row per district.
+    """
+    df = _read_csv(path)
+    require_columns(df, ["name", "code", "year", "Age 0", "Aged 90+"], path)
+    df = df[clean_text(df["year"]) == str(year)]
+    if df.empty:
+        raise DataError(f"no rows for mid-{year}", file=path, column="year")
+    codes = clean_text(df["code"])
+    dup = sorted(set(codes[codes.duplicated()]))
+    if dup:
+        raise DataError(f"duplicate district codes in mid-{year}", file=path, column="code",
+                        codes=dup)
+    ages = [c for c in df.columns if c.startswith("Age ")] + ["Aged 90+"]
+    values = {c: to_number(df[c], file=path, column=c, ids=codes) for c in ages}
+    bad = [c for c, v in values.items() if v.isna().any()]
+    if bad:
+        raise DataError(f"missing counts in mid-{year}", file=path, column=bad[0],
+                        codes=codes[values[bad[0]].isna()])
+    total = sum(values.values())
+    working = sum(values[f"Age {a}"] for a in range(15, 65))
+    return pd.DataFrame({"code": codes.to_numpy(), "name": clean_text(df["name"]).to_numpy(),
+                         "pop_all": total.round().astype("int64").to_numpy(),
+                         "pop_15_64": working.round().astype("int64").to_numpy()})
+
+
+def read_topojson_utla(path: Path, year: int) -> gpd.GeoDataFrame:
+    """English upper-tier LAs in force in ``year`` from ONS's multi-year TopoJSON.
+
+    Features carry optional ``start`` and ``end`` years (the first and last year a boundary was
+    in force); a feature is kept when ``start <= year <= end``. The file declares no CRS; its
+    coordinates are longitude/latitude (EPSG:4326).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``code``, ``name``, ``geometry`` (EPSG:4326), sorted by code.
+    """
+    try:
+        gdf = gpd.read_file(path, layer="utla")
+    except Exception as exc:  # pyogrio raises its own error types
+        raise DataError(f"cannot read layer 'utla': {exc}", file=path) from exc
+    require_columns(gdf, ["areacd", "areanm"], path)
+    start = pd.to_numeric(gdf.get("start"), errors="coerce") if "start" in gdf else None
+    end = pd.to_numeric(gdf.get("end"), errors="coerce") if "end" in gdf else None
+    keep = clean_text(gdf["areacd"]).str[:3].isin(UTLA_PREFIXES).fillna(False).to_numpy()
+    if start is not None:
+        keep &= (start.isna() | (start <= year)).to_numpy()
+    if end is not None:
+        keep &= (end.isna() | (end >= year)).to_numpy()
+    out = gdf[keep]
+    out = gpd.GeoDataFrame({"code": clean_text(out["areacd"]).to_numpy(),
+                            "name": clean_text(out["areanm"]).to_numpy()},
+                           geometry=out.geometry.to_numpy(), crs="EPSG:4326")
+    dup = sorted(set(out["code"][out["code"].duplicated()]))
+    if dup:
+        raise DataError(f"several boundaries in force in {year} for one code", file=path,
+                        column="areacd", codes=dup)
+    return out.sort_values("code", kind="stable").reset_index(drop=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..allocate.exact import largest_remainder
 from ..errors import DataError
 
 LOOKUP_COLUMNS = ["code", "group"]
@@ -119,15 +120,6 @@ def read_lookup(path: Path, names: dict[str, str]) -> pd.DataFrame:
     return df[["code", "group", "share"]].reset_index(drop=True)
 
 
-def _largest_remainder(parts: list[Fraction], total: int) -> list[int]:
-    floors = [int(p) for p in parts]  # parts are non-negative
-    left = total - sum(floors)
-    order = sorted(range(len(parts)), key=lambda i: (-(parts[i] - floors[i]), i))
-    for i in order[:left]:
-        floors[i] += 1
-    return floors
-
-
 def rollup(allocation: pd.DataFrame, lookup: pd.DataFrame, *, money: list[str],
            population: pd.Series | None = None) -> pd.DataFrame:
     """Group a run's allocation by ``lookup`` (``code``, ``group``, ``share``).
@@ -163,7 +155,7 @@ def rollup(allocation: pd.DataFrame, lookup: pd.DataFrame, *, money: list[str],
         parts = [Fraction(0)] * len(groups)
         for r in lookup.itertuples():
             parts[pos[r.group]] += Fraction(int(alloc.at[r.code, col])) * r.share
-        out[col] = _largest_remainder(parts, int(alloc[col].sum()))
+        out[col] = largest_remainder(parts, int(alloc[col].sum()))
     if population is not None:
         pop = [0.0] * len(groups)
         for r in lookup.itertuples():
