@@ -381,7 +381,7 @@ def read_topojson_utla(path: Path, year: int) -> gpd.GeoDataFrame:
     require_columns(gdf, ["areacd", "areanm"], path)
     start = pd.to_numeric(gdf.get("start"), errors="coerce") if "start" in gdf else None
     end = pd.to_numeric(gdf.get("end"), errors="coerce") if "end" in gdf else None
-    keep = clean_text(gdf["areacd"]).str[:3].isin(UTLA_PREFIXES).fillna(False).to_numpy()
+    keep = np.array(clean_text(gdf["areacd"]).str[:3].isin(UTLA_PREFIXES).fillna(False), dtype=bool)
     if start is not None:
         keep &= (start.isna() | (start <= year)).to_numpy()
     if end is not None:
