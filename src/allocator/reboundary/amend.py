@@ -28,15 +28,13 @@ import pandas as pd
 from ..columns import money_column
 from ..data.vintage import BoundaryChanges
 from ..errors import ConfigError
+from ..report.caveats import REBOUNDARY_APPORTIONMENT
 from .carry import Shares, carry_pounds
 
 KEYS = {"kind", "from_year", "boundaries", "basis", "file", "reason"}
 
 #: What every output on the new boundaries says about the pounds of a split LA.
-APPORTIONMENT_NOTE = (
-    "The pounds of a split LA are an apportionment of its published allocation, not a re-run "
-    "of the need index on the new boundaries."
-)
+APPORTIONMENT_NOTE = REBOUNDARY_APPORTIONMENT
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ OCU_MISSING = (
     "The need index does not include opiate and crack cocaine use (OCU) prevalence: no "
     "local-authority estimates were supplied, so need rests on drug deaths, deprivation and crime."
 )
+#: Every output of a re-boundaried version (``kind: reboundary``) says this about split LAs.
+REBOUNDARY_APPORTIONMENT = (
+    "The pounds of an LA split by a boundary change are an apportionment of its published "
+    "allocation (by the declared basis), not a re-run of the need index on the new boundaries; "
+    "its need score, rank and wave are those of the LA it came from."
+)
+
 OCU_MISSING_SHORT = "Need index built without OCU prevalence (no local estimates supplied)."
 
 _RULES = {
