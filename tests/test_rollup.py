@@ -110,3 +110,179 @@ def test_cli_rollup_by_region_and_lookup(tmp_path):
     lk.write_text("code,group\n" + "".join(f"{c},X\n" for c in codes[1:]), encoding="utf-8")
     out = runner.invoke(cli.main, ["rollup", str(rd), "--lookup", str(lk)])
     assert out.exit_code == 2 and codes[0] in out.output and "missing from the lookup" in out.output
+
+
+# ---------------------------------------------------------------------- roll-ups in a run's outputs
+def _doc(rollups: list[dict] | None = None) -> dict:
+    from allocator.config import read_config_document
+
+    root = Path(__file__).resolve().parents[1]
+    doc = read_config_document(root / "configs" / "ssmtrg-2022-25.yaml")
+    doc["uncertainty"]["draws"] = 128
+    doc["output"] = {**doc.get("output", {}), "map": False, "static_maps": False, "gpkg": False}
+    if rollups is not None:
+        doc["output"]["rollups"] = rollups
+    return doc
+
+
+def _item(lookup: object, **kw: object) -> dict:
+    return {"name": "cdp", "label": "Combating Drugs Partnership", "lookup": str(lookup),
+            "source": "a SYNTHETIC grouping written by the test, 2026", **kw}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"name": "CDP"}, r"output\.rollups\[0\]\.name.*lowercase identifier"),
+    ({"label": "Police/force area"}, r"output\.rollups\[0\]\.label.*cannot name a workbook sheet"),
+    ({"label": "Region"}, r"already has a sheet 'By Region'"),
+    ({"label": "A" * 29}, r"output\.rollups\[0\]\.label"),
+    ({"source": "seeds-digest §6.2"}, r"output\.rollups\[0\]\.source.*internal reference"),
+    ({"source": " "}, r"output\.rollups\[0\]\.source"),
+    ({"sheet": "x"}, r"output\.rollups\[0\]\.sheet"),
+])
+def test_rollup_config_is_strict(change, message):
+    from allocator.config import config_from_dict
+    from allocator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(_doc([_item("cdp.csv", **change)]))
+
+
+def test_rollup_names_and_labels_are_distinct():
+    from allocator.config import config_from_dict
+    from allocator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="two roll-ups share the name 'cdp'"):
+        config_from_dict(_doc([_item("a.csv"), _item("b.csv", label="Police force area")]))
+    with pytest.raises(ConfigError, match="two roll-ups share the label"):
+        config_from_dict(_doc([_item("a.csv"), _item("b.csv", name="pfa",
+                                                     label="combating drugs partnership")]))
+
+
+def test_default_config_has_no_rollups_and_keeps_its_hash():
+    from allocator.config import config_from_dict
+
+    cfg = config_from_dict(_doc())
+    assert cfg.output.rollups == ()
+    assert "rollups" not in cfg.canonical()["output"]
+    assert cfg.hash() == config_from_dict(_doc([])).hash()
+
+
+def _split_lookup(path: Path, codes: list[str], regions: list[str]) -> Path:
+    rows = ["code,group,share", f"{codes[0]},CDP North,1/3", f"{codes[0]},CDP {regions[0]},2/3"]
+    rows += [f"{c},CDP {r}," for c, r in zip(codes[1:], regions[1:], strict=True)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def grouped_run(tmp_path_factory):
+    from allocator.config import config_from_dict
+    from allocator.paths import default_data_dir
+    from allocator.pipeline import run
+
+    if default_data_dir() is None:
+        pytest.skip("shared/geodata not present")
+    tmp = tmp_path_factory.mktemp("grouped")
+    plain = run(config_from_dict(_doc()))
+    alloc = plain.allocation
+    lk = _split_lookup(tmp / "cdp.csv", alloc["code"].tolist(), alloc["region"].tolist())
+    res = run(config_from_dict(_doc([_item(lk)])))
+    return res, res.write(tmp / "runs"), plain.write(tmp / "plain"), lk
+
+
+def test_run_writes_the_rollup_sheet_and_csv(grouped_run):
+    import json
+
+    import openpyxl
+
+    res, rd, _, lk = grouped_run
+    csv = pd.read_csv(rd / "rollup_cdp.csv", comment="#")
+    head = [line for line in (rd / "rollup_cdp.csv").read_text(encoding="utf-8").splitlines()
+            if line.startswith("#")]
+    assert any("grouping of local authorities from a SYNTHETIC grouping" in h for h in head)
+    assert any("ONS mid-2020" in h for h in head) and any("2022-23 to 2024-25" in h for h in head)
+    assert any("split between groups" in h for h in head)
+    for col in ["total_2022_23", "total_2023_24", "total_2024_25", "total"]:
+        assert csv[col].sum() == res.allocation[col].sum()  # exact whole pounds
+    assert csv["total_2022_23"].sum() == 100_000_000
+    assert csv.loc[csv["group"] == "CDP North", "las"].item() == 1
+
+    wb = openpyxl.load_workbook(rd / "allocation.xlsx")
+    assert wb.sheetnames.index("By Combating Drugs Partnership") == wb.sheetnames.index("By wave") + 1
+    ws = wb["By Combating Drugs Partnership"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == "Allocation by Combating Drugs Partnership, 2022-23 to 2024-25"
+    assert rows[1][:2] == ("Combating Drugs Partnership", "Local authorities")
+    assert rows[1][6] == "Population, mid-2020 (all ages)"
+    body = [r for r in rows[2:] if r[0] and str(r[0]).startswith("CDP ")]
+    england = next(r for r in rows if r[0] == "England")
+    assert len(body) == len(csv)
+    assert england[1] == 152 and england[2] == 100_000_000
+    for j in range(2, 7):
+        assert sum(r[j] for r in body) == england[j] or j == 6  # population is rounded per group
+    notes = [r[0] for r in rows if r[0] and str(r[0]).startswith(("Groups:", "Money:"))]
+    assert notes[0].startswith("Groups: Combating Drugs Partnership (grouping of local "
+                               "authorities from a SYNTHETIC grouping written by the test, 2026)")
+    assert "ONS mid-2020" in notes[1]
+    assert not any("[001 L" in str(c) for r in rows for c in r if c)
+    cover = [r[1] for r in wb["Cover"].iter_rows(values_only=True) if r[1]]
+    assert any(str(c).startswith("By Combating Drugs Partnership: totals") for c in cover)
+    manifest = json.loads((rd / "manifest.json").read_text(encoding="utf-8"))
+    assert str(lk) in manifest["inputs"] and "rollup_cdp.csv" in manifest["outputs"]
+
+
+def test_default_run_writes_no_rollup(grouped_run):
+    import openpyxl
+
+    _, _, plain, _ = grouped_run
+    assert not list(plain.glob("rollup_*"))
+    assert not [s for s in openpyxl.load_workbook(plain / "allocation.xlsx").sheetnames
+                if s not in {"Cover", "Allocation", "By region", "By IMD decile", "By wave",
+                             "Need index"}]
+
+
+def test_bad_rollup_lookup_stops_the_run_with_exit_2(grouped_run, tmp_path):
+    """The lookup check can fail: shares of one LA summing to 0.9 stop `allocator run` (and
+    `allocator validate`) before any work, naming the config item, the file and the LA."""
+    import yaml
+    from click.testing import CliRunner
+
+    from allocator import cli
+
+    res = grouped_run[0]
+    codes, names = res.allocation["code"].tolist(), res.allocation["name"].tolist()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,group,share\n" + f"{codes[0]},A,0.5\n{codes[0]},B,0.4\n"
+                   + "".join(f"{c},A,\n" for c in codes[1:]), encoding="utf-8")
+    config = tmp_path / "grouped.yaml"
+    config.write_text(yaml.safe_dump(_doc([_item(bad)])), encoding="utf-8")
+    runner = CliRunner()
+    for args in (["run", str(config), "--out", str(tmp_path / "runs")], ["validate", str(config)]):
+        out = runner.invoke(cli.main, args)
+        assert out.exit_code == 2, out.output
+        assert "output.rollups[0] (cdp) lookup" in out.output and str(bad) in out.output
+        assert f"{codes[0]} {names[0]} (shares sum to 0.9)" in out.output
+        assert "Traceback" not in out.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(yaml.safe_dump(_doc([_item(tmp_path / "nope.csv")])), encoding="utf-8")
+    out = runner.invoke(cli.main, ["validate", str(missing)])
+    assert out.exit_code == 2 and "output.rollups[0] (cdp) lookup" in out.output
+    assert "nope.csv" in out.output
+
+
+def test_readme_rollup_config_example_validates():
+    """The README's ``output.rollups`` example is a valid config section."""
+    import re
+
+    import yaml
+
+    from allocator.config import config_from_dict
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Roll-ups by partnership or force area"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    example = yaml.safe_load(block)["output"]["rollups"]
+    cfg = config_from_dict(_doc(example))
+    assert [(r.name, r.label, r.lookup) for r in cfg.output.rollups] == [
+        ("cdp", "Combating Drugs Partnership", "lookups/cdp.csv")]

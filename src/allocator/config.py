@@ -29,6 +29,7 @@ from .index.config import IndexConfig, UncertaintyConfig
 from .provenance import canonical_json, sha256_bytes
 from .report.published import PublishedTableConfig
 from .report.reconcile import ReconciliationConfig
+from .report.rollup import RollupConfig
 from .waves import WavesConfig
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -63,9 +64,13 @@ class OutputConfig(StrictModel):
     published : PublishedTableConfig, optional
         Also write ``allocation_published.csv`` (and a ``published`` sheet in the workbook): the
         allocation in the department's published layout (see :mod:`allocator.report.published`).
+    rollups : list of RollupConfig
+        Groupings of LAs (e.g. Combating Drugs Partnerships, police force areas) each written as
+        ``rollup_<name>.csv`` and a workbook sheet ``By <label>`` (see
+        :mod:`allocator.report.rollup`). Default none.
     """
 
-    omit_when_default = frozenset({"published"})
+    omit_when_default = frozenset({"published", "rollups"})
 
     dir: str = "outputs"
     map: bool = True
@@ -76,6 +81,17 @@ class OutputConfig(StrictModel):
     hex_cartogram: bool = True
     map_tiles: str | None = None
     published: PublishedTableConfig | None = None
+    rollups: tuple[RollupConfig, ...] = ()
+
+    @field_validator("rollups")
+    @classmethod
+    def _distinct_rollups(cls, v: tuple[RollupConfig, ...]) -> tuple[RollupConfig, ...]:
+        for key in ("name", "label"):
+            seen = [getattr(r, key).lower() for r in v]  # sheet names ignore case
+            twice = sorted({x for x in seen if seen.count(x) > 1})
+            if twice:
+                raise ValueError(f"two roll-ups share the {key} {', '.join(map(repr, twice))}")
+        return v
 
     @field_validator("dir")
     @classmethod

@@ -73,6 +73,7 @@ class RunResult:
     sensitivity: pd.DataFrame | None = field(default=None, repr=False)
     sensitivity_notes: list[str] = field(default_factory=list, repr=False)
     areas_sha256: str | None = None
+    groupings: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def run_hash(self) -> str:
@@ -179,6 +180,7 @@ class SetUp:
     need: Any
     waves: Any
     problem: Any
+    groupings: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def set_up(
@@ -196,12 +198,14 @@ def set_up(
     """
     from .allocate import AllocationProblem
     from .index import NeedIndex, index_table
+    from .report.rollup import read_rollup_lookups
     from .waves import Waves
 
     _progress(progress, "loading and checking the source data")
     root, areas = prepare(config, data_dir, verify_hashes=verify_hashes, cache=cache)
     frame = areas.frame
     _check_published(config, frame["code"].astype(str).tolist())
+    groupings = read_rollup_lookups(config.output.rollups, root, frame)
     _progress(progress, "building the need index")
     need = NeedIndex(config.index, tie_break=config.waves.tie_break).fit(frame)
     waves = Waves(config.waves).fit(need)
@@ -212,7 +216,7 @@ def set_up(
     _progress(progress, "checking the allocation set-up (presolve)")
     problem = AllocationProblem.from_config(config.allocation, alloc_in, base_dir=root)
     problem.presolve()
-    return SetUp(root, areas, need, waves, problem)
+    return SetUp(root, areas, need, waves, problem, groupings)
 
 
 def run(
@@ -294,6 +298,7 @@ def run(
         sensitivity=None if sens is None else sens.indices_,
         sensitivity_notes=[] if sens is None else list(sens.notes_),
         areas_sha256=table_digest(areas),
+        groupings=s.groupings,
     )
 
 
@@ -311,7 +316,7 @@ def _check_published(config: RunConfig, codes: list[str]) -> None:
 
 
 def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
-    """Hashes of the other files a run reads: floor and eligibility files, the hex cartogram."""
+    """Hashes of the other files a run reads: floor, eligibility, roll-up lookup, hex cartogram."""
     from .allocate.eligible import file_paths
 
     out: dict[str, str] = {}
@@ -326,6 +331,8 @@ def _extra_inputs(config: RunConfig, root: Path) -> dict[str, str]:
 
             p = resolve_input(floor.path, root, "allocation.floors path")
             out[str(floor.path)] = sha256_file(p)
+    for item in config.output.rollups:  # read and checked by set_up
+        out[item.lookup] = sha256_file(root / item.lookup)
     if config.output.static_maps and config.output.hex_cartogram and (root / HEX_CARTOGRAM).is_file():
         out[HEX_CARTOGRAM] = sha256_file(root / HEX_CARTOGRAM)
     return out

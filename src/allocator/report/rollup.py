@@ -18,19 +18,99 @@ Each group's row gives the number of LAs in it (a split LA counts once per group
 population (mid-2020, shared like the money) and, for every money column of the run, whole
 pounds. Where an LA is split, each money column is apportioned by largest remainder so the groups'
 whole pounds sum exactly to the column's total. Errors name the LA and the row.
+
+A run writes such a roll-up itself when its config lists the lookup under ``output.rollups``
+(:class:`RollupConfig`): ``rollup_<name>.csv`` and a sheet ``By <label>`` in the workbook.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
+from pydantic import Field, field_validator
 
+from .._model import StrictModel
 from ..allocate.exact import largest_remainder
 from ..errors import DataError
 
 LOOKUP_COLUMNS = ["code", "group"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+#: Characters Excel does not allow in a sheet name.
+_SHEET_FORBIDDEN = set("[]:*?/\\")
+#: Labels whose sheet the workbook already has (``By region``, ...); sheet names ignore case.
+RESERVED_LABELS = frozenset({"region", "imd decile", "wave"})
+#: Internal references (seed line numbers, digest sections) that must not reach readers.
+_INTERNAL_REF = re.compile(r"\[\d{3} L\d+\]|§|seeds-digest")
+
+
+class RollupConfig(StrictModel):
+    """A roll-up every run writes (an item of ``output.rollups``).
+
+    Parameters
+    ----------
+    name : str
+        Lowercase identifier (``a-z``, ``0-9``, ``_``; up to 32 characters): the run writes
+        ``rollup_<name>.csv``.
+    label : str
+        What one group is, in plain English, e.g. ``"Combating Drugs Partnership"`` or
+        ``"Police force area"``: heads the group column and names the sheet ``By <label>``
+        (so at most 28 characters, none of ``[]:*?/\\``).
+    lookup : str
+        The grouping CSV (schema in the module docstring), relative to the data folder.
+    source : str
+        Who published the grouping and when, in plain English (e.g. ``"Home Office list of
+        Combating Drugs Partnerships, March 2024"``); printed on the sheet and in the CSV.
+    """
+
+    name: str
+    label: str = Field(min_length=1, max_length=28)
+    lookup: str = Field(min_length=1)
+    source: str = Field(min_length=1, max_length=300)
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("name must be a lowercase identifier (a-z, 0-9, _; up to 32 "
+                             "characters, starting with a letter)")
+        return v
+
+    @field_validator("label")
+    @classmethod
+    def _sheet_name(cls, v: str) -> str:
+        bad = sorted(set(v) & _SHEET_FORBIDDEN)
+        if bad:
+            raise ValueError(f"label cannot name a workbook sheet: it holds {' '.join(bad)}")
+        if v != v.strip():
+            raise ValueError("label has leading or trailing spaces")
+        if v.lower() in RESERVED_LABELS:
+            raise ValueError(f"the workbook already has a sheet 'By {v}'")
+        return v
+
+    @field_validator("source")
+    @classmethod
+    def _plain_source(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("source must say who published the grouping and when")
+        if _INTERNAL_REF.search(v):
+            raise ValueError("source holds an internal reference; outputs show it to readers, "
+                             "so give the publisher and date in plain English")
+        return v
+
+
+@dataclass(frozen=True)
+class GroupRollup:
+    """A configured roll-up of a run: its config item, the table (:func:`rollup`) and whether
+    any LA is split between groups."""
+
+    config: RollupConfig
+    table: pd.DataFrame
+    split: bool
 
 
 def read_lookup(path: Path, names: dict[str, str]) -> pd.DataFrame:
@@ -182,3 +262,55 @@ def rollup_run(run_dir: Path, lookup: Path | None = None) -> pd.DataFrame:
         table = read_lookup(lookup, names)
     money = [c for c in alloc.columns if c.startswith("total_")] + ["total"]
     return rollup(alloc, table, money=money, population=ev.set_index("code")["pop_all"])
+
+
+def read_rollup_lookups(rollups: tuple[RollupConfig, ...] | list[RollupConfig], base: Path | None,
+                        areas: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Read and check the lookup of every ``output.rollups`` item against the LAs of ``areas``
+    (``code``, ``name``), by roll-up name; relative paths are taken from ``base``.
+
+    Raises
+    ------
+    DataError
+        Naming the config item, the file, and the row and column at fault.
+    """
+    from ..safe_files import resolve_input
+
+    names = dict(zip(areas["code"].astype(str), areas["name"].astype(str), strict=True))
+    out: dict[str, pd.DataFrame] = {}
+    for i, item in enumerate(rollups):
+        key = f"output.rollups[{i}] ({item.name}) lookup"
+        try:
+            out[item.name] = read_lookup(resolve_input(item.lookup, base, key), names)
+        except DataError as exc:
+            raise DataError(f"{key}: {exc}") from None
+    return out
+
+
+def run_rollups(rollups: tuple[RollupConfig, ...] | list[RollupConfig],
+                lookups: dict[str, pd.DataFrame], table: pd.DataFrame,
+                money: list[str]) -> list[GroupRollup]:
+    """The configured roll-ups of a run's published allocation ``table`` (code, money, pop_all)."""
+    from ..columns import POPULATION
+
+    population = table.set_index("code")[POPULATION]
+    return [GroupRollup(item, rollup(table, lookups[item.name], money=money,
+                                     population=population),
+                        split=bool((lookups[item.name]["share"] != 1).any()))
+            for item in rollups]
+
+
+def rollup_notes(group: GroupRollup, period: str) -> list[str]:
+    """What a reader of a configured roll-up needs to know, in plain English: where the grouping
+    comes from, how split LAs are shared, and the population's year."""
+    from ..columns import POPULATION_BASE
+
+    item = group.config
+    lines = [f"Groups: {item.label} (grouping of local authorities from {item.source})."]
+    if group.split:
+        lines.append("An authority split between groups is counted in each of them; its money "
+                     "and population are shared by the shares in the grouping, in whole pounds "
+                     "by largest remainder, so every column still sums exactly to England's.")
+    lines.append(f"Money: whole pounds, {period}. Population: {POPULATION_BASE}; £ per head "
+                 f"divides the total for {period} by it.")
+    return lines

@@ -4,7 +4,9 @@ Sheets: ``Cover`` (title, grant, years, method in five lines, sources with years
 licence, config hash, contents), ``Allocation`` (one row per LA with readable headers, population
 and pounds per head, an England totals row equal to each budget, autofilter, frozen panes, print
 titles, landscape fit to width), ``By region``, ``By IMD decile``, ``By wave`` (totals and pounds
-per head) and ``Need index`` (formatted numbers). Cells hold values, never formulas; text that a
+per head), one ``By <label>`` sheet per configured roll-up (``output.rollups``, e.g. Combating
+Drugs Partnerships, with the grouping's source under the table) and ``Need index`` (formatted
+numbers). Cells hold values, never formulas; text that a
 spreadsheet would evaluate is stored as text. Bytes are deterministic (fixed dates, fixed zip
 order).
 """
@@ -24,6 +26,7 @@ from .tables import FORMULA_PREFIXES, save_workbook
 
 if TYPE_CHECKING:
     from .publication import Publication
+    from .rollup import GroupRollup
 
 POUNDS = '"£"#,##0'
 PER_HEAD_FMT = '"£"#,##0.00'
@@ -197,6 +200,7 @@ def write_workbook(
     waves: pd.DataFrame,
     wave_labels: Sequence[str] = (),
     extra: Sequence[tuple[str, pd.DataFrame, Sequence[str]]] = (),
+    rollups: Sequence[GroupRollup] = (),
 ) -> Path:
     """Write the publication workbook.
 
@@ -217,6 +221,8 @@ def write_workbook(
         Wave start years, for the wave column.
     extra : sequence of (name, DataFrame, money columns)
         Further sheets written as they are (e.g. the department's own layout), before the index.
+    rollups : sequence of GroupRollup
+        Configured roll-ups (:func:`~.rollup.run_rollups`), a sheet each after ``By wave``.
     """
     from openpyxl import Workbook
 
@@ -228,6 +234,8 @@ def write_workbook(
         ("By region", "totals and £ per head by region"),
         ("By IMD decile", "totals and £ per head by deprivation decile (IMD 2019, 1 = most deprived)"),
         ("By wave", "totals and £ per head by delivery wave"),
+        *[(f"By {g.config.label}", f"totals and £ per head by {g.config.label} (grouping from "
+           f"{g.config.source})") for g in rollups],
         ("Need index", "each LA's need rank and score, its likely rank range and chance of wave 1"),
     ]
     _cover(wb, pub, contents)
@@ -263,6 +271,8 @@ def write_workbook(
     w = waves.copy()
     w["wave"] = [v if v == "England" else f"{v} (from {label.get(v, v)})" for v in w["wave"]]
     _rollup_sheet(wb, "By wave", w, Col("wave", "Wave (start year)", width=16), pub, f"Allocation by delivery wave, {period}")
+    for g in rollups:
+        _group_sheet(wb, g, alloc, pub)
 
     for name, frame, money_cols in extra:
         keep = [c for c in frame.columns if c != "geometry"]
@@ -271,6 +281,28 @@ def write_workbook(
     _index_sheet(wb, index)
 
     return save_workbook(wb, path, pub.title)
+
+
+def _group_sheet(wb: Any, group: GroupRollup, alloc: pd.DataFrame, pub: Publication) -> Any:
+    """A configured roll-up (:mod:`.rollup`): groups, an England row, then what the grouping is."""
+    from openpyxl.styles import Alignment
+
+    from .rollup import rollup_notes
+
+    label = group.config.label
+    body = group.table.rename(columns={"population": POPULATION, "per_head": PER_HEAD})
+    money = total_columns(pub.years)
+    england: dict[str, Any] = {"group": "England", "las": len(alloc)}
+    england.update({c: int(alloc[c].sum()) for c in [*money, POPULATION]})
+    england[PER_HEAD] = round(england[TOTAL] / england[POPULATION], 2)
+    frame = pd.concat([body, pd.DataFrame([england])], ignore_index=True)
+    ws = _rollup_sheet(wb, f"By {label}", frame, Col("group", label), pub,
+                       f"Allocation by {label}, {pub.period}")
+    row = ws.max_row + 2
+    for line in rollup_notes(group, pub.period):
+        _put(ws, row, 1, line).alignment = Alignment(wrap_text=False)
+        row += 1
+    return ws
 
 
 _INDEX_COLS = [

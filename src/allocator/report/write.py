@@ -22,6 +22,7 @@ from .evaluation import evaluation_table
 from .frames import decile_rollup, published_allocation, region_rollup, wave_rollup
 from .publication import publication
 from .published_run import published_frame, published_money, published_sheets, reconciliation
+from .rollup import GroupRollup, rollup_notes, run_rollups
 from .summary import render_summary
 from .tables import provenance_line, write_csv, write_gpkg
 
@@ -74,6 +75,10 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
         _write_commented_csv(evaluation_table(result), tmp / "evaluation.csv", header)
         calibration = calibrate.for_result(result)
         _write_commented_csv(calibration, tmp / "calibration.csv", header)
+        rollups = _rollups(result, table)
+        for g in rollups:
+            _write_commented_csv(g.table, tmp / f"rollup_{g.config.name}.csv",
+                                 header + rollup_notes(g, pub.period))
         published = published_frame(result)
         if published is not None:
             _write_commented_csv(published, tmp / "allocation_published.csv", header)
@@ -90,6 +95,7 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
                 waves=wave_rollup(result),
                 wave_labels=list(cfg.waves.labels),
                 extra=[(name, frame, published_money(result)) for name, frame in published_sheets(result, published)],
+                rollups=rollups,
             )
         if out_cfg.gpkg:
             write_gpkg(mframe, tmp / "allocation.gpkg")
@@ -171,6 +177,14 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
 
 #: explain.csv: shares to 8 decimals, percentages to 4; everything else is pounds (2).
 EXPLAIN_DECIMALS = {"need_share": 8, "scale_factor": 8, "pct_vs_target": 4}
+
+
+def _rollups(result: RunResult, table: pd.DataFrame) -> list[GroupRollup]:
+    """The roll-ups ``output.rollups`` asks for (none by default), on the published table."""
+    from ..columns import total_columns
+
+    return run_rollups(result.config.output.rollups, result.groupings, table,
+                       total_columns(result.years))
 
 
 def _rules_present(cfg) -> dict[str, bool]:  # type: ignore[no-untyped-def]
