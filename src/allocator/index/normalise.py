@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
+from .sorting import argsort_distinct
 
 FloatArray = NDArray[np.float64]
 
@@ -47,19 +48,27 @@ def average_rank(x: FloatArray) -> FloatArray:
     Equivalent to ``scipy.stats.rankdata(x, method="average", axis=-1)`` but several times faster
     on (draws x LAs) arrays. NaN is not allowed.
 
-    Ties are handled explicitly (every member of a run of equal sorted values gets the run's
-    mean position), so the result does not depend on the order a sort leaves tied values in, and
-    the fast unstable sort is used.
+    Rows of distinct values (the usual case) take their rank from the position in the sort
+    (:func:`allocator.index.sorting.argsort_distinct`, which says which rows those are); in the
+    other rows ties are handled explicitly (every member of a run of equal sorted values gets the
+    run's mean position).
     """
     x = np.asarray(x, dtype=float)
     n = x.shape[-1]
-    order = np.argsort(x, axis=-1)
+    order, distinct = argsort_distinct(x)
+    out = np.empty(x.shape)
+    np.put_along_axis(out, order, np.broadcast_to(np.arange(1.0, n + 1.0), x.shape), axis=-1)
+    if not distinct.all():
+        tied = ~distinct
+        out[tied] = _tied_ranks(x[tied], order[tied])
+    return out
+
+
+def _tied_ranks(x: FloatArray, order: NDArray[np.intp]) -> FloatArray:
+    """Average ranks of rows ``x`` (2-D) sorted by ``order``, ties sharing their mean position."""
+    n = x.shape[-1]
     s = np.take_along_axis(x, order, axis=-1)
     same = s[..., 1:] == s[..., :-1]  # ties: equal neighbours once sorted
-    out = np.empty(x.shape)
-    if not same.any():  # no ties: the average rank is the position
-        np.put_along_axis(out, order, np.broadcast_to(np.arange(1.0, n + 1.0), x.shape), axis=-1)
-        return out
     pos = np.broadcast_to(np.arange(n), s.shape)
     new_group = np.ones(s.shape, dtype=bool)
     new_group[..., 1:] = ~same
@@ -70,6 +79,7 @@ def average_rank(x: FloatArray) -> FloatArray:
         np.minimum.accumulate(np.flip(np.where(end_group, pos, n - 1), axis=-1), axis=-1), axis=-1
     )
     avg = (start + end) / 2.0 + 1.0
+    out = np.empty(x.shape)
     np.put_along_axis(out, order, avg, axis=-1)
     return out
 

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from .._model import StrictModel
 from ..errors import DataError
+from .sorting import stable_argsort
 
 
 class TieBreakKey(StrictModel):
@@ -84,24 +85,16 @@ def rank_scores(scores: NDArray[np.float64], tb_position: NDArray[np.int64]) -> 
 
     Works on one score vector (L,) or on (draws, L) at once with identical results per row.
 
-    The LAs are sorted by score with numpy's default (unstable, SIMD) sort after putting them in
-    tie-break order; ties are then handled explicitly: rows whose sorted scores have two equal
-    neighbours (or NaN) are sorted again with a stable sort, which keeps tied LAs in tie-break
-    order. Rows without ties need no stable sort, since every order of distinct scores is the
-    same. The result equals a stable sort of every row.
+    The LAs are put in tie-break order and sorted by score with a stable sort
+    (:func:`allocator.index.sorting.stable_argsort`: numpy's fast sort of packed keys, with an
+    exact re-sort of any row where two scores are equal or nearly so), which keeps tied LAs in
+    tie-break order.
     """
     scores = np.asarray(scores, dtype=float)
     n = scores.shape[-1]
     perm = np.argsort(tb_position, kind="stable")
     neg = -scores[..., perm]  # columns in tie-break order, ascending = highest score first
-    order = np.argsort(neg, axis=-1)
-    if n > 1:
-        ordered = np.take_along_axis(neg, order, axis=-1)
-        # not strictly increasing: a tie (or NaN, which compares false)
-        tied = ~(ordered[..., 1:] > ordered[..., :-1])
-        if tied.any():
-            rows = tied.any(axis=-1)
-            order[rows] = np.argsort(neg[rows], axis=-1, kind="stable")
+    order = stable_argsort(neg)
     ranks = np.empty(scores.shape, dtype=np.int64)
     np.put_along_axis(
         ranks, perm[order], np.broadcast_to(np.arange(1, n + 1, dtype=np.int64), order.shape), axis=-1
