@@ -26,6 +26,7 @@ LAYERS = [
     "allocator.montecarlo",
     "allocator.allocate",
     "allocator.report",
+    "allocator.ledger",  # amendments: a pipeline-level layer over allocate and report
 ]
 
 

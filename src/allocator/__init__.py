@@ -6,6 +6,8 @@ The public API, for notebooks and scripts (the command line is a thin shell over
     result = run(load_config("configs/ssmtrg-2022-25.yaml"))
     result.allocation          # DataFrame, whole pounds
     result.write("outputs/")   # run directory + manifest
+    v2 = allocator.amend(run_dir, "amendment.yaml")   # the next version (allocator.ledger)
+    print(allocator.history(v2))                      # the chain, oldest first
 
 Names are imported on first use (module ``__getattr__``), so ``import allocator`` stays light:
 pandas, geopandas and the solvers load only when a function that needs them is called.
@@ -41,6 +43,10 @@ _EXPORTS: dict[str, str] = {
     "explain_la": "allocator.replay",
     "compare_map": "allocator.replay",
     "check_data": "allocator.data",
+    "amend": "allocator.ledger.api",
+    "history": "allocator.ledger.chain",
+    "replay_chain": "allocator.ledger.chain",
+    "History": "allocator.ledger.chain",
     "AllocatorError": "allocator.errors",
     "ConfigError": "allocator.errors",
     "DataError": "allocator.errors",
@@ -67,6 +73,10 @@ __all__ = [
     "explain_la",
     "compare_map",
     "check_data",
+    "amend",
+    "history",
+    "replay_chain",
+    "History",
     "AllocatorError",
     "ConfigError",
     "DataError",
@@ -88,6 +98,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         ReplayMismatch,
         SolverError,
     )
+    from .ledger.api import amend
+    from .ledger.chain import History, history, replay_chain
     from .pipeline import RunResult, run, validate
     from .replay import ReplayReport, RunDiff, compare_map, diff_runs, explain_la
     from .replay import replay as replay_run

@@ -155,7 +155,7 @@ def _input_hashes(manifest: Manifest, root: Path) -> dict[str, str]:
     return out
 
 
-def _compare_trees(published: Path, rebuilt: Path, differences: list[str]) -> None:
+def compare_trees(published: Path, rebuilt: Path, differences: list[str]) -> None:
     from .runtable import read_table
 
     old, new = tree(published), tree(rebuilt)
@@ -271,7 +271,7 @@ def replay(
                 differences.append(f"the re-run failed: {_short(exc, 400)}")
             else:
                 _progress(progress, "comparing every file, byte for byte, both ways")
-                _compare_trees(run_dir, rebuilt, differences)
+                compare_trees(run_dir, rebuilt, differences)
         finally:
             remove_locked_dir(tmp)
     if vchanges and differences:
@@ -279,4 +279,4 @@ def replay(
     return ReplayReport(run_dir=run_dir, ok=not differences, differences=differences, info=info)
 
 
-__all__ = ["ReplayReport", "replay", "tree"]
+__all__ = ["ReplayReport", "compare_trees", "replay", "tree"]

@@ -181,13 +181,48 @@ def validate(config: Path, data_dir: Path | None, no_cache: bool) -> None:
 @common_options
 @friendly
 def replay(manifest: Path, data_dir: Path | None) -> None:
-    """Re-run a published run from its MANIFEST and compare every output, byte for byte."""
+    """Re-run a published run from its MANIFEST and compare every output, byte for byte.
+
+    For an amended version (`allocator amend`) the whole chain is replayed: the run, then each
+    amendment re-applied to the re-created previous version.
+    """
     from .replay import replay as replay_run
 
     report = replay_run(manifest, data_dir=data_dir, progress=not _flag("quiet"))
     click.echo(report.to_text())
     if not report.ok:
         sys.exit(3)
+
+
+@main.command()
+@click.argument("parent", metavar="PARENT_RUN", type=click.Path(path_type=Path))
+@click.argument("amendment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Folder for the new version (default: beside PARENT_RUN).")
+@common_options
+@click.option("--no-cache", "no_cache", is_flag=True, help=_NO_CACHE_HELP)
+@friendly
+def amend(parent: Path, amendment: Path, data_dir: Path | None, out: Path | None,
+          no_cache: bool) -> None:
+    """Apply AMENDMENT (YAML) to PARENT_RUN and write the next version as a new run directory."""
+    from .ledger.api import amend as amend_run
+    from .progress import progress_line
+
+    progress_line(not _flag("quiet"), f"applying {amendment} to {parent}")
+    path = amend_run(parent, amendment, out=out, data_dir=data_dir,
+                     cache=False if no_cache else None)
+    click.echo(f"new version: {path}")
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@common_options
+@friendly
+def history(run_dir: Path) -> None:
+    """The chain of versions ending at RUN, oldest first: version, date, name, hashes, pounds."""
+    from .ledger.chain import history as chain_history
+
+    click.echo(chain_history(run_dir).to_text())
 
 
 @main.command()

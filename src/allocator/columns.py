@@ -12,9 +12,22 @@ from collections.abc import Iterable, Sequence
 
 TOTAL = "total"
 POPULATION = "pop_all"
+#: Every ``<stream>_<yyyy>_<yy>`` money column of an allocation table (year totals included), as
+#: a shell pattern (:func:`fnmatch.fnmatchcase`).
+MONEY_PATTERN = "*_[0-9][0-9][0-9][0-9]_[0-9][0-9]"
 PER_HEAD = "per_head"
 #: The population every "per head" figure divides by, in words.
 POPULATION_BASE = "all ages, ONS mid-2020 estimates"
+
+#: ``ledger.csv`` of an amended version (:mod:`allocator.ledger`): one row per LA x stream x
+#: year an amendment changed; ``published`` is the amended version's amount (its parent),
+#: ``amendment`` the change in whole pounds and ``new_amount`` their sum.
+LEDGER_COLUMNS = ("code", "name", "stream", "year", "published", "amendment", "new_amount",
+                  "reason")
+#: Readable headers of the same columns (workbook Ledger sheet, summary).
+LEDGER_LABELS = {"code": "ONS code", "name": "Local authority", "stream": "Stream",
+                 "year": "Year", "published": "Published (£)", "amendment": "Amendment (£)",
+                 "new_amount": "New amount (£)", "reason": "Reason"}
 
 
 def year_key(year: str) -> str:

@@ -266,6 +266,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return doc
 
 
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read one YAML mapping the way configs are read: safe loader, duplicate keys and
+    non-finite or absurd values are errors (:class:`ConfigError` naming the file)."""
+    return _read_yaml(Path(path))
+
+
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """Merge ``over`` into ``base``: mappings key by key, anything else replaced."""
     out = dict(base)

@@ -190,11 +190,15 @@ def set_up(
     progress: bool = False,
     verify_hashes: bool | None = None,
     cache: bool | None = None,
+    revise: Any = None,
 ) -> SetUp:
     """Every check a run makes before its Monte Carlo and solve; :func:`validate` runs exactly this.
 
     Loads and checks the data (contracts, floor and OCU files), builds the need index and the
-    waves, builds the allocation problem and presolves it.
+    waves, builds the allocation problem and presolves it. ``revise``, if given, is called with
+    the areas table before the index is built and returns the table to use (an amendment's
+    corrected input values, :mod:`allocator.ledger.correct`); ``config.waves`` then cuts the
+    revised ranking.
     """
     from .allocate import AllocationProblem
     from .index import NeedIndex, index_table
@@ -203,6 +207,8 @@ def set_up(
 
     _progress(progress, "loading and checking the source data")
     root, areas = prepare(config, data_dir, verify_hashes=verify_hashes, cache=cache)
+    if revise is not None:
+        areas.frame = revise(areas.frame)
     frame = areas.frame
     _check_published(config, frame["code"].astype(str).tolist())
     groupings = read_rollup_lookups(config.output.rollups, root, frame)

@@ -118,6 +118,9 @@ class Manifest:
     config_file: str = "config.yaml"
     manifest_version: int = MANIFEST_VERSION
     areas_sha256: str | None = None
+    #: Only in an amended version (:mod:`allocator.ledger`): its version number, its parent's
+    #: run hash, manifest hash and folder, the amendment's hash and the corrections in force.
+    ledger: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """Deterministic JSON text (sorted keys, 2-space indent, trailing newline)."""
@@ -136,6 +139,8 @@ class Manifest:
             "data_notes": list(self.data_notes),
             "areas_sha256": self.areas_sha256,
         }
+        if self.ledger is not None:  # absent from a run's manifest: its bytes stay as they were
+            payload["ledger"] = self.ledger
         return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -177,6 +182,7 @@ class Manifest:
             config_file=raw.get("config_file", "config.yaml"),
             manifest_version=int(raw.get("manifest_version", MANIFEST_VERSION)),
             areas_sha256=raw.get("areas_sha256"),
+            ledger=raw.get("ledger"),
         )
 
 
@@ -218,6 +224,8 @@ def _manifest_problems(raw: Any) -> list[str]:
         out.append("'manifest_version' must be a whole number")
     if raw.get("areas_sha256") is not None and not isinstance(raw["areas_sha256"], str):
         out.append("'areas_sha256' must be text")
+    if raw.get("ledger") is not None and not isinstance(raw["ledger"], dict):
+        out.append("'ledger' must be an object")
     name = raw.get("config_file", "config.yaml")
     if isinstance(name, str) and (not name or "/" in name or "\\" in name or name in (".", "..")
                                   or not name.isprintable()):

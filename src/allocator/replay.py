@@ -8,20 +8,18 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .audit import ReplayReport, replay
+from .audit import ReplayReport
+from .audit import replay as replay_run_only
+from .columns import MONEY_PATTERN
 from .errors import DataError
 from .provenance import MANIFEST_NAME, Manifest
+from .runtable import find_la, read_table
 from .runtable import header_lines as _header_lines
-from .runtable import read_table
-
-#: Every ``<stream>_<yyyy>_<yy>`` money column of an allocation table (year totals included).
-MONEY_PATTERN = "*_[0-9][0-9][0-9][0-9]_[0-9][0-9]"
 
 
 @dataclass
@@ -119,6 +117,20 @@ def _table(rows: list[tuple[str, ...]], *, right_from: int) -> list[str]:
     return out
 
 
+def replay(
+    manifest_path: str | Path, data_dir: str | Path | None = None, *, progress: bool = False
+) -> ReplayReport:
+    """Replay a run (:func:`allocator.audit.replay`) or, for an amended version, its whole
+    chain (:func:`allocator.ledger.chain.replay_chain`); same arguments and report."""
+    path = Path(manifest_path)
+    manifest = Manifest.read(path)
+    if manifest.ledger is None:
+        return replay_run_only(manifest_path, data_dir, progress=progress)
+    from .ledger.chain import replay_chain
+
+    return replay_chain(path, data_dir, progress=progress)
+
+
 def _check_run_dir(path: Path) -> Path:
     if not (path / "allocation.csv").is_file():
         raise DataError("not a run directory (no allocation.csv)", file=path)
@@ -154,24 +166,6 @@ def diff_runs(run_a: str | Path, run_b: str | Path) -> RunDiff:
     year_totals["change"] = year_totals["b"] - year_totals["a"]
     moves = merged[merged["wave_a"] != merged["wave_b"]][["code", "name", "wave_a", "wave_b"]]
     return RunDiff(a_dir, b_dir, merged.sort_values("code").reset_index(drop=True), year_totals, moves)
-
-
-def find_la(table: pd.DataFrame, la: str) -> pd.Series:
-    """Find one LA by ONS code or (case-insensitive) name; errors suggest close matches."""
-    key = la.strip()
-    hit = table[table["code"].str.upper() == key.upper()]
-    if hit.empty:
-        hit = table[table["name"].str.casefold() == key.casefold()]
-    if hit.empty:
-        hit = table[table["name"].str.casefold().str.contains(key.casefold(), regex=False)]
-    if len(hit) == 1:
-        return hit.iloc[0]
-    if len(hit) > 1:
-        names = ", ".join(f"{r.name} ({r.code})" for r in hit.itertuples())
-        raise DataError(f"'{la}' matches several LAs: {names}; give the ONS code")
-    close = difflib.get_close_matches(key, table["name"].tolist(), n=3, cutoff=0.6)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise DataError(f"no LA with code or name '{la}' in this run.{hint}")
 
 
 def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ file that is not UTF-8, not CSV, lacks a column, or has text where whole pounds 
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,3 +87,21 @@ def read_table(
         dup = sorted({excerpt(c) for c in frame.loc[frame["code"].duplicated(), "code"]})[:10]
         raise DataError("duplicate codes", file=path, column="code", codes=dup)
     return frame
+
+
+def find_la(table: pd.DataFrame, la: str) -> pd.Series:
+    """Find one LA by ONS code or (case-insensitive) name; errors suggest close matches."""
+    key = la.strip()
+    hit = table[table["code"].str.upper() == key.upper()]
+    if hit.empty:
+        hit = table[table["name"].str.casefold() == key.casefold()]
+    if hit.empty:
+        hit = table[table["name"].str.casefold().str.contains(key.casefold(), regex=False)]
+    if len(hit) == 1:
+        return hit.iloc[0]
+    if len(hit) > 1:
+        names = ", ".join(f"{r.name} ({r.code})" for r in hit.itertuples())
+        raise DataError(f"'{la}' matches several LAs: {names}; give the ONS code")
+    close = difflib.get_close_matches(key, table["name"].tolist(), n=3, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise DataError(f"no LA with code or name '{la}' in this run.{hint}")

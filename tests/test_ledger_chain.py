@@ -1,0 +1,237 @@
+"""The allocation ledger on the real data: a 3-version chain of the default config, its history,
+diff and replay, tampering of the middle version, and bad amendment files.
+
+The chain's run is the default config (configs/ssmtrg-2022-25.yaml, the grant as published)
+with the Monte Carlo and the maps switched off to keep the test fast: neither changes a pound.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from allocator.cli import main
+from allocator.paths import default_data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = default_data_dir()
+pytestmark = pytest.mark.skipif(DATA is None, reason="the official data (../shared/geodata) is not present")
+
+MONEY = ["continuation_2022_23", "continuation_2023_24", "continuation_2024_25",
+         "place_based_2022_23", "place_based_2023_24", "place_based_2024_25"]
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, comment="#", dtype={"code": str})
+
+
+def run_hash(run: Path) -> str:
+    return json.loads((run / "manifest.json").read_text(encoding="utf-8"))["run_hash"]
+
+
+def cli(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(main, [*args, "--quiet"])
+    return res.exit_code, res.output
+
+
+def write_amendment(path: Path, parent: Path, changes: list[dict], **keys: object) -> Path:
+    doc = {"parent": run_hash(parent), "name": keys.pop("name", "test amendment"),
+           "reason": keys.pop("reason", "a test"), **keys, "changes": changes}
+    if "years" not in doc and "effective" not in doc:
+        doc["effective"] = "2023-03-01"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+REALLOCATE = {"kind": "reallocate", "stream": "place_based", "year": "2022-23",
+              "returned": {"Manchester": 150_000}, "no_fall": True}
+CLAW_BACK = {"kind": "claw_back", "stream": "continuation", "year": "2023-24",
+             "amounts": {"Blackpool": 40_000}, "to": "centre"}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """v1: the default config run; v2: Manchester returns £150,000 of 2022-23 place-based money
+    (no_fall); v3: £40,000 of Blackpool's 2023-24 continuation money clawed back to the centre."""
+    from allocator import amend, load_config, run
+
+    tmp = tmp_path_factory.mktemp("ledger")
+    cfg = tmp / "default-fast.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "extends": str(ROOT / "configs" / "ssmtrg-2022-25.yaml"),
+        "uncertainty": {"enabled": False},
+        "output": {"map": False, "static_maps": False, "gpkg": False},
+    }), encoding="utf-8")
+    out = tmp / "runs"
+    v1 = run(load_config(cfg)).write(out)
+    v2 = amend(v1, write_amendment(tmp / "a2.yaml", v1, [REALLOCATE]))
+    v3 = amend(v2, write_amendment(tmp / "a3.yaml", v2, [CLAW_BACK], years=["2023-24"]))
+    return [v1, v2, v3]
+
+
+def test_every_version_sums_exactly_to_its_budget(chain: list[Path]) -> None:
+    v1, v2, v3 = (read(v / "allocation.csv") for v in chain)
+    for col in MONEY:
+        assert int(v2[col].sum()) == int(v1[col].sum())
+    budgets = {c: int(v1[c].sum()) for c in MONEY}
+    budgets["continuation_2023_24"] -= 40_000  # clawed back to the centre, exactly
+    assert {c: int(v3[c].sum()) for c in MONEY} == budgets
+    for t in (v1, v2, v3):
+        assert (t[MONEY].sum(axis=1) == t["total"]).all()
+        assert list(t.columns) == list(v1.columns)  # the layout of a run: diff works
+
+
+def test_reallocation_ledger_in_pounds(chain: list[Path]) -> None:
+    v1, v2 = (read(v / "allocation.csv").set_index("code") for v in chain[:2])
+    led = read(chain[1] / "ledger.csv")
+    assert list(led.columns) == ["code", "name", "stream", "year", "published", "amendment",
+                                 "new_amount", "reason"]
+    man = led[led["name"] == "Manchester"].iloc[0]
+    assert (man["published"], man["amendment"], man["new_amount"]) == (
+        v1.at["E08000003", "place_based_2022_23"], -150_000,
+        v1.at["E08000003", "place_based_2022_23"] - 150_000)
+    assert int(led["amendment"].sum()) == 0  # the budget is unchanged
+    assert set(led["stream"]) == {"place_based"} and set(led["year"]) == {"2022-23"}
+    # no_fall: nobody else ends below the published amount; the gainers are the ledger's rows
+    gain = v2["place_based_2022_23"] - v1["place_based_2022_23"]
+    assert (gain.drop("E08000003") >= 0).all()
+    assert int(gain.drop("E08000003").sum()) == 150_000
+    assert sorted(led["code"]) == sorted(gain.index[gain != 0])
+    assert (led["published"] + led["amendment"] == led["new_amount"]).all()
+    # other stream-years untouched
+    others = [c for c in MONEY if c != "place_based_2022_23"]
+    assert (v1[others] == v2[others]).all().all()
+
+
+def test_claw_back_to_centre_changes_only_blackpool(chain: list[Path]) -> None:
+    v2, v3 = (read(v / "allocation.csv").set_index("code") for v in chain[1:])
+    diff = (v3[MONEY] - v2[MONEY]).stack()
+    assert diff[diff != 0].to_dict() == {("E06000009", "continuation_2023_24"): -40_000}
+    summary = (chain[2] / "summary.md").read_text(encoding="utf-8")
+    assert "£40,000" in summary and "Blackpool" in summary and "returned to the centre" in summary
+    assert "Source:" not in summary.split("## Sources and data years")[0]
+    assert "mid-2020" in summary  # data years in plain English
+
+
+def test_history_and_manifest_links(chain: list[Path]) -> None:
+    from allocator import history
+
+    h = history(chain[2])
+    assert h.versions["version"].tolist() == [1, 2, 3]
+    assert h.versions["folder"].tolist() == [p.name for p in chain]
+    assert h.versions["pounds_down"].tolist() == [0, 150_000, 40_000]
+    assert "continuation_2023_24 -£40,000" in h.to_text()
+    m3 = json.loads((chain[2] / "manifest.json").read_text(encoding="utf-8"))
+    import hashlib
+
+    assert m3["ledger"]["parent"]["run_hash"] == run_hash(chain[1])
+    assert m3["ledger"]["parent"]["manifest_sha256"] == hashlib.sha256(
+        (chain[1] / "manifest.json").read_bytes()).hexdigest()
+    assert m3["ledger"]["root_run_hash"] == run_hash(chain[0])
+    code, out = cli("history", str(chain[2]))
+    assert code == 0 and out.index("version 1") < out.index("version 2") < out.index("version 3")
+
+
+def test_diff_between_versions(chain: list[Path]) -> None:
+    code, out = cli("diff", str(chain[0]), str(chain[2]))
+    assert code == 0, out
+    assert "Blackpool" in out and "-£40,000" in out
+
+
+def test_replay_of_the_chain_is_byte_identical(chain: list[Path]) -> None:
+    code, out = cli("replay", str(chain[2] / "manifest.json"))
+    assert code == 0, out
+    assert "byte-identical" in out
+
+
+def _copy_chain(chain: list[Path], dest: Path) -> list[Path]:
+    dest.mkdir()
+    return [Path(shutil.copytree(v, dest / v.name)) for v in chain]
+
+
+@pytest.mark.parametrize("file", ["ledger.csv", "allocation.csv", "manifest.json", "amendment.yaml"])
+def test_tampered_middle_version_is_named(chain: list[Path], tmp_path: Path, file: str) -> None:
+    copy = _copy_chain(chain, tmp_path / "copy")
+    target = copy[1] / file
+    text = target.read_text(encoding="utf-8")
+    if file == "amendment.yaml":
+        edited = text.replace("150000", "160000")
+    elif file == "manifest.json":
+        edited = text.replace('"name": "test amendment"', '"name": "renamed"')
+    else:  # one pound moved between two LAs' cells
+        lines = text.splitlines(keepends=True)
+        i = next(k for k, ln in enumerate(lines) if ln.startswith("E08000003"))
+        lines[i] = lines[i].replace(",850000,", ",850001,", 1) if file == "ledger.csv" else \
+            lines[i].replace("850000", "850001", 1)
+        edited = "".join(lines)
+    assert edited != text
+    target.write_text(edited, encoding="utf-8")
+    code, out = cli("replay", str(copy[2]))
+    assert code == 3, out
+    assert f"version 2 ({copy[1].name}): {file}" in out or (
+        f"version 2 ({copy[1].name}): published file {file}" in out), out
+    assert "version 1 (" not in out  # the run itself is fine
+
+
+def test_amend_never_overwrites(chain: list[Path], tmp_path: Path) -> None:
+    from allocator import amend
+
+    a = write_amendment(tmp_path / "a.yaml", chain[0], [REALLOCATE])
+    before = {p.name: p.read_bytes() for p in chain[1].iterdir()}
+    again = amend(chain[0], a, out=tmp_path / "out")
+    again2 = amend(chain[0], a, out=tmp_path / "out")
+    assert again != again2 and again2.name == again.name + "-2"
+    assert (again / "allocation.csv").read_bytes() == (chain[1] / "allocation.csv").read_bytes()
+    assert {p.name: p.read_bytes() for p in chain[1].iterdir()} == before
+
+
+BAD = [
+    ("unknown key", {"extra": 1}, None, "unknown key 'extra'"),
+    ("wrong parent", {"parent": "0" * 64}, None, "'parent': names run hash"),
+    ("unknown LA", None, {**REALLOCATE, "returned": {"Manchestre": 10}}, "Did you mean: Manchester"),
+    ("more than it has", None, {**REALLOCATE, "returned": {"Manchester": 10_000_000}},
+     "cannot give back £10,000,000"),
+    ("pounds not whole", None, {**REALLOCATE, "returned": {"Manchester": 10.5}},
+     "changes[0].returned.Manchester"),
+    ("locked year", {"effective": "2023-06-01"}, None, "2022-23 is locked"),
+    ("unknown kind", None, {"kind": "nope"}, "unknown amendment kind 'nope'"),
+    ("unknown stream", None, {**REALLOCATE, "stream": "other"}, "no stream 'other'"),
+    ("key of a change", None, {**REALLOCATE, "retuned": {}}, "unknown key 'changes[0].retuned'"),
+    ("no effective", {"effective": None}, None, "give exactly one of 'effective'"),
+]
+
+
+@pytest.mark.parametrize(("what", "top", "change", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_amendment_is_refused(chain: list[Path], tmp_path: Path, what: str, top: dict | None,
+                                  change: dict | None, message: str) -> None:
+    path = write_amendment(tmp_path / "bad.yaml", chain[0], [change or REALLOCATE])
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc.update(top or {})
+    doc = {k: v for k, v in doc.items() if v is not None}
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    code, out = cli("amend", str(chain[0]), str(path), "--out", str(tmp_path / "out"))
+    assert code == 2, out
+    assert out.startswith("error: ") and out.count("error:") == 1 and "Traceback" not in out
+    assert str(path) in out and message in out, out
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_duplicate_key_is_refused(chain: list[Path], tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(f"parent: {run_hash(chain[0])}\nname: a\nname: b\nreason: r\n"
+                    "effective: 2023-03-01\nchanges: []\n", encoding="utf-8")
+    code, out = cli("amend", str(chain[0]), str(path))
+    assert code == 2 and "duplicate key 'name'" in out and "Traceback" not in out
+
+
+def test_unlock_allows_a_locked_year(chain: list[Path], tmp_path: Path) -> None:
+    path = write_amendment(tmp_path / "u.yaml", chain[0], [REALLOCATE], effective="2023-06-01",
+                           unlock=["2022-23"])
+    code, out = cli("amend", str(chain[0]), str(path), "--out", str(tmp_path / "out"))
+    assert code == 0, out
