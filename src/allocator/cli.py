@@ -294,6 +294,38 @@ def rollup(run_dir: Path, lookup: Path | None, out: Path | None) -> None:
     click.echo(f"wrote {out}")
 
 
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--draws", type=click.IntRange(1, 1_000_000), default=None, help="Monte Carlo draws (default: the config's pounds_uncertainty.draws, else 1000).")
+@click.option("--workers", type=click.IntRange(1, 1024), default=None, help="Local worker processes (default 1); results are identical for any number.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Run the draws on a Dask cluster, e.g. tcp://host:8786 (instead of local processes).")
+@click.option("--share", type=click.FloatRange(0, 1, min_open=True), default=None, help="Report the chance of receiving less than this share of the published amount (default 0.9).")
+@click.option("--sobol-samples", "sobol_samples", type=click.IntRange(0, 65_536), default=None, help="Base samples of the attribution in pounds (default 64; 0: none).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Parent folder of the new directory (default: beside RUN).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@common_options
+@friendly
+def uncertainty(run_dir: Path, draws: int | None, workers: int | None, scheduler: str | None,
+                share: float | None, sobol_samples: int | None, out: Path | None,
+                data_dir: Path | None) -> None:
+    """How uncertain is each LA's money? Monte Carlo of RUN through the whole allocation.
+
+    Writes pounds_uncertainty.csv (P5/P50/P95 per LA, stream and year), a chart, a map layer
+    and a summary into a new directory beside RUN; RUN itself is never changed.
+    """
+    from .pounds_run import pounds_uncertainty
+
+    quiet = _flag("quiet")
+    est, path = pounds_uncertainty(run_dir, draws=draws, workers=workers, scheduler=scheduler,
+                                   out=out, data_dir=data_dir, share=share,
+                                   sobol_samples=sobol_samples, progress=None if not quiet else False)
+    fails = sum(est.failures_.values())
+    click.echo(f"{est.draws_ok_:,} of {est.n_draws:,} draws allocated in whole pounds, every rule "
+               f"re-checked exactly; {fails:,} failed" + (" (listed in summary.md)" if fails else "")
+               + f"; {est.elapsed_:.1f} s on {est.where_}")
+    click.echo(f"pounds uncertainty directory: {path}")
+
+
 @main.command("map")
 @click.option("--compare", nargs=2, type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, metavar="RUN_A RUN_B", help="Two run directories to compare.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("compare.html"), show_default=True, help="HTML file to write (never overwritten).")

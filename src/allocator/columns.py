@@ -98,3 +98,17 @@ def split_money_columns(columns: Iterable[str]) -> list[tuple[str, str, str]]:
         if m:
             out.append((str(c), m.group(1), f"{m.group(2)}-{m.group(3)}"))
     return out
+
+
+#: ``pounds_uncertainty.csv`` (:mod:`allocator.pounds`), in order; ``p_below_<share>`` is named by
+#: :func:`below_share_column`.
+POUNDS_UNCERTAINTY_COLUMNS = [
+    "code", "name", "region", "stream", "year", "published", "p05", "p50", "p95", "mean",
+    "p_below", "pop_all", "width_per_head", "moved_most_by", "moved_most_st",
+]
+
+
+def below_share_column(share: float) -> str:
+    """``p_below_90pct``: share of draws below ``share`` x the published amount."""
+    pct = f"{float(share) * 100:.4g}".replace(".", "_")
+    return f"p_below_{pct}pct"

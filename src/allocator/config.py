@@ -26,6 +26,7 @@ from .allocate.config import AllocationConfig
 from .data.config import DataConfig
 from .errors import AllocatorError, ConfigError
 from .index.config import IndexConfig, UncertaintyConfig
+from .pounds.config import PoundsUncertaintyConfig
 from .provenance import canonical_json, sha256_bytes
 from .report.published import PublishedTableConfig
 from .report.reconcile import ReconciliationConfig
@@ -119,9 +120,12 @@ class RunConfig(Sourced):
     reconciliation : ReconciliationConfig, optional
         The envelope the allocated money comes from, lines not paid to LAs and other published
         profiles; reconciled in ``summary.md`` (see :mod:`allocator.report.reconcile`).
+    pounds_uncertainty : PoundsUncertaintyConfig, optional
+        Defaults of ``allocator uncertainty RUN`` (no effect on the run itself; see
+        :mod:`allocator.pounds.config`).
     """
 
-    omit_when_default = frozenset({"reconciliation"})
+    omit_when_default = frozenset({"reconciliation", "pounds_uncertainty"})
 
     name: str
     title: str | None = None
@@ -133,6 +137,7 @@ class RunConfig(Sourced):
     allocation: AllocationConfig
     output: OutputConfig = Field(default_factory=OutputConfig)
     reconciliation: ReconciliationConfig | None = None
+    pounds_uncertainty: PoundsUncertaintyConfig | None = None
 
     @field_validator("name")
     @classmethod

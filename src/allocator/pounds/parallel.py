@@ -1,0 +1,243 @@
+"""Chunks of draws on the calling process, a local process pool, or a Dask cluster.
+
+The work is cut into tasks fixed by draw index (:func:`tasks`), never by worker count. A worker
+builds its :class:`~allocator.pounds.draw.DrawContext` once (cached per fit in the worker
+process) and answers tasks:
+
+* ``("draws", lo, hi)``: draws ``lo .. hi - 1`` carried to whole pounds and summarised in a
+  :class:`~allocator.pounds.sketch.PoundsSketch`, with the draws that failed;
+* ``("design", lo, hi)``: rows ``lo .. hi - 1`` of the Saltelli design, as whole pounds per cell
+  (``-1`` rows for runs that failed).
+
+Every result is merged by exact integer operations (:mod:`.sketch`) or written to its own rows,
+so the outcome is identical whatever the number of workers and the order tasks finish in.
+
+Cancellation: a :class:`KeyboardInterrupt` in the calling process (Ctrl-C, or SIGTERM through
+:mod:`allocator._signals`) terminates the pool's processes, or cancels the cluster's futures,
+before it propagates. Pool workers ignore SIGINT themselves, so only the caller decides.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .draw import OK, DrawContext, cell_vector
+from .sketch import PoundsSketch
+
+Task = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class WorkSpec:
+    """Everything a worker needs, picklable (sent once per worker).
+
+    Attributes
+    ----------
+    token : str
+        Identifies this fit (workers cache one context per token).
+    configs : tuple
+        Index, uncertainty, waves and allocation configs.
+    frame : DataFrame
+        The areas table without geometry.
+    base_dir : str or None
+    published : ndarray of int64, shape (C,)
+    share : Fraction
+    edges : ndarray of int64
+    design : ndarray or None
+        The Saltelli design's uniforms, shape (runs, inputs) (``None``: no attribution).
+    inject_failure : int or None
+        Test hook: this draw's whole pounds are corrupted before the exact check, so the
+        check must report it.
+    """
+
+    token: str
+    configs: tuple[Any, Any, Any, Any]
+    frame: pd.DataFrame
+    base_dir: str | None
+    published: np.ndarray
+    share: Fraction
+    edges: np.ndarray
+    design: np.ndarray | None = None
+    inject_failure: int | None = None
+
+
+_CACHE: dict[str, DrawContext] = {}
+
+
+def context(spec: WorkSpec) -> DrawContext:
+    """The worker's context for ``spec`` (built on first use; one fit cached at a time)."""
+    ctx = _CACHE.get(spec.token)
+    if ctx is None:
+        _CACHE.clear()
+        ctx = DrawContext(*spec.configs, spec.frame,
+                          None if spec.base_dir is None else Path(spec.base_dir))
+        _CACHE[spec.token] = ctx
+    return ctx
+
+
+def tasks(n_draws: int, chunk: int, design_rows: int = 0) -> list[Task]:
+    """Draw chunks of ``chunk`` draws, then design chunks, in a fixed order."""
+    out: list[Task] = [("draws", lo, min(lo + chunk, n_draws)) for lo in range(0, n_draws, chunk)]
+    out += [("design", lo, min(lo + chunk, design_rows)) for lo in range(0, design_rows, chunk)]
+    return out
+
+
+def work(spec: WorkSpec, task: Task) -> tuple[Task, Any]:
+    """Answer one task (see the module docstring)."""
+    kind, lo, hi = task
+    ctx = context(spec)
+    if kind == "draws":
+        outcomes = ctx.run_draws(range(lo, hi))
+        if spec.inject_failure is not None and lo <= spec.inject_failure < hi:
+            outcomes[spec.inject_failure - lo] = _broken(ctx, outcomes[spec.inject_failure - lo])
+        sketch = PoundsSketch(spec.published, spec.share, spec.edges)
+        good = [cell_vector(o.pounds) for o in outcomes if o.status == OK and o.pounds is not None]
+        if good:
+            sketch.add(np.stack(good))
+        failed = [(lo + j, o.status, o.message) for j, o in enumerate(outcomes) if o.status != OK]
+        waves = np.stack([o.waves for o in outcomes])
+        return task, (sketch, failed, waves)
+    if kind == "design":
+        from ..montecarlo.sensitivity import WaveSensitivity
+
+        assert spec.design is not None
+        factors = WaveSensitivity._factors(ctx.setup)
+        inputs = WaveSensitivity._inputs(ctx.setup, factors, spec.design[lo:hi])
+        outcomes = ctx.run_inputs(inputs)
+        values = np.full((hi - lo, spec.published.size), -1, dtype=np.int64)
+        for j, o in enumerate(outcomes):
+            if o.status == OK and o.pounds is not None:
+                values[j] = cell_vector(o.pounds)
+        return task, values
+    raise ValueError(f"task: unknown kind {kind!r}")
+
+
+def _broken(ctx: DrawContext, outcome: Any) -> Any:
+    """The test hook of :attr:`WorkSpec.inject_failure`: re-check a corrupted allocation."""
+    from .draw import VERIFY_FAILED, DrawOutcome
+
+    if outcome.pounds is None:
+        return outcome
+    bad = outcome.pounds.copy()
+    flat = bad.reshape(-1)
+    k = int(np.argmax(flat))
+    flat[k] += 1  # one pound too many: the stream-year's budget no longer adds up
+    return DrawOutcome(VERIFY_FAILED, None, f"injected: one pound added to cell {k}; "
+                       "the exact check of the budget rule caught it", outcome.waves)
+
+
+def _init_pool_worker(spec: WorkSpec) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller handles Ctrl-C and terminates us
+    global _SPEC
+    _SPEC = spec
+    context(spec)
+
+
+_SPEC: WorkSpec | None = None
+
+
+def _pool_work(task: Task) -> tuple[Task, Any]:
+    assert _SPEC is not None
+    return work(_SPEC, task)
+
+
+def run_tasks(spec: WorkSpec, todo: list[Task], *, n_jobs: int = 1, scheduler: Any = None,
+              on_result: Callable[[Task, Any], None], progress: Callable[[int], None] | None = None
+              ) -> str:
+    """Run every task and pass each result to ``on_result`` (in the calling thread).
+
+    Parameters
+    ----------
+    n_jobs : int
+        Local worker processes (1: in this process). Ignored with ``scheduler``.
+    scheduler : str or dask.distributed.Client, optional
+        Address of a Dask scheduler (``tcp://host:8786``) or a connected client.
+    progress : callable, optional
+        Called with the number of draws (or design rows) each finished task covered.
+
+    Returns
+    -------
+    str
+        Where the work ran, in words.
+    """
+    done = progress or (lambda n: None)
+    if scheduler is not None:
+        return _run_dask(spec, todo, scheduler, on_result, done)
+    if n_jobs <= 1 or len(todo) <= 1:
+        for t in todo:
+            on_result(*work(spec, t))
+            done(t[2] - t[1])
+        return "1 process"
+    import multiprocessing
+
+    try:  # workers fork from a server that imported the engine once (no threads inherited)
+        mp = multiprocessing.get_context("forkserver")
+        mp.set_forkserver_preload([__name__])
+    except ValueError:  # pragma: no cover - no forkserver on this platform
+        mp = multiprocessing.get_context("spawn")
+    pool = mp.Pool(
+        min(n_jobs, len(todo)), initializer=_init_pool_worker, initargs=(spec,))
+    try:
+        for t, result in pool.imap_unordered(_pool_work, todo):
+            on_result(t, result)
+            done(t[2] - t[1])
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+    return f"{n_jobs} local processes"
+
+
+def _run_dask(spec: WorkSpec, todo: list[Task], scheduler: Any,
+              on_result: Callable[[Task, Any], None], done: Callable[[int], None]) -> str:
+    from ..errors import ConfigError
+
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise ConfigError("--scheduler needs Dask distributed: install it with "
+                          "`pip install \"dask[distributed]\"` (it is a dependency of allocator; "
+                          "reinstall the package), or leave out --scheduler to use local "
+                          "processes") from None
+    own = not isinstance(scheduler, Client)
+    if own:
+        try:
+            client = Client(str(scheduler), timeout="20s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"--scheduler: cannot reach the Dask scheduler at {scheduler} "
+                              f"({type(exc).__name__}: {exc}); start one with `dask scheduler` "
+                              "and workers with `dask worker ADDRESS`, or leave out "
+                              "--scheduler") from None
+    else:
+        client = scheduler
+    futures: list[Any] = []
+    try:
+        spec_future = client.scatter(spec, broadcast=True)
+        futures = [client.submit(work, spec_future, t, pure=False) for t in todo]
+        for fut in as_completed(futures):
+            t, result = fut.result()
+            on_result(t, result)
+            done(t[2] - t[1])
+            fut.release()
+        workers = len(client.scheduler_info().get("workers", {}))
+        address = client.scheduler.address
+    except BaseException:
+        client.cancel(futures)
+        raise
+    finally:
+        if own:
+            client.close()
+    return f"Dask cluster at {address} ({workers} workers)"
+
+
+__all__ = ["WorkSpec", "tasks", "work", "run_tasks", "context"]

@@ -1,0 +1,105 @@
+"""``allocator uncertainty RUN``: the pounds Monte Carlo of a finished run, as one function.
+
+Reads the run directory (``config.yaml``, ``manifest.json``, ``allocation.csv`` and, for the map,
+``allocation.gpkg``), loads the same data, checks that the unperturbed draw reproduces the run's
+allocation exactly, runs :class:`allocator.pounds.PoundsUncertainty` and writes a new directory
+beside the run (or under ``out``), never touching the run directory itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+
+
+def pounds_uncertainty(
+    run_dir: str | os.PathLike[str],
+    *,
+    draws: int | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
+    out: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    share: float | None = None,
+    sobol_samples: int | None = None,
+    progress: bool | None = False,
+) -> tuple[Any, Path]:
+    """Run the pounds uncertainty of ``run_dir`` and write its directory.
+
+    Parameters default to the run config's ``pounds_uncertainty:`` section, else to
+    :class:`~allocator.pounds.config.PoundsUncertaintyConfig` ().
+
+    Returns
+    -------
+    estimator : PoundsUncertainty
+        Fitted.
+    path : Path
+        The new directory.
+
+    Raises
+    ------
+    DataError
+        ``run_dir`` is not a run directory.
+    ConfigError
+        The run cannot be reproduced from the data, or a parameter is out of range.
+    """
+    import pandas as pd
+
+    from .config import config_from_dict, read_config_document
+    from .pipeline import prepare
+    from .pounds import PoundsUncertainty
+    from .pounds.config import PoundsUncertaintyConfig
+    from .provenance import MANIFEST_NAME, Manifest, sha256_file
+    from .report.map import MapMeta
+    from .report.pounds import RunInfo, write_pounds_dir
+    from .report.publication import short_sources
+    from .rundir import check_writable
+    from .runtable import header_lines as _header_lines
+
+    run_dir = Path(run_dir)
+    for name in (MANIFEST_NAME, "allocation.csv"):
+        if not (run_dir / name).is_file():
+            raise DataError(f"{run_dir} is not a run directory: it has no {name} (give the "
+                            "folder `allocator run` wrote)", file=run_dir / name)
+    manifest = Manifest.read(run_dir / MANIFEST_NAME)
+    cfg = config_from_dict(read_config_document(run_dir / manifest.config_file),
+                           source=str(run_dir))
+    sec = cfg.pounds_uncertainty or PoundsUncertaintyConfig()
+    parent = Path(out) if out is not None else run_dir.parent
+    check_writable(parent)
+    est = PoundsUncertainty(
+        n_draws=sec.draws if draws is None else draws,
+        random_state=sec.seed,
+        n_jobs=sec.workers if workers is None else workers,
+        scheduler=scheduler,
+        share=sec.share if share is None else share,
+        sobol_samples=sec.sobol_samples if sobol_samples is None else sobol_samples,
+        chunk_size=sec.chunk_size,
+        progress=progress,
+    )
+    est._check_params()
+    root, areas = prepare(cfg, data_dir)
+    published = pd.read_csv(run_dir / "allocation.csv", comment="#", dtype={"code": str})
+    est.fit(cfg, areas.frame, root, published)
+    sources = [line.removeprefix("# Source: ").strip()
+               for line in _header_lines(run_dir / "allocation.csv")
+               if line.startswith("# Source: ")]
+    meta = MapMeta(config_name=cfg.name, config_hash=manifest.config_hash,
+                   streams=list(cfg.allocation.streams), years=cfg.allocation.resolved_years(),
+                   sources=sources, notes=list(manifest.data_notes),
+                   source_line=short_sources(areas.sources, str(cfg.data.deaths_period or "")),
+                   title=cfg.title or "Drug treatment grant: allocation to local authorities")
+    geometry = None
+    if (run_dir / "allocation.gpkg").is_file():
+        import geopandas as gpd
+
+        geometry = gpd.read_file(run_dir / "allocation.gpkg")
+    info = RunInfo(run_dir, sha256_file(run_dir / MANIFEST_NAME), meta, geometry)
+    path = write_pounds_dir(est, info, parent, f"{run_dir.name}-pounds-{est.n_draws}")
+    return est, path
+
+
+__all__ = ["pounds_uncertainty"]

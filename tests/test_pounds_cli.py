@@ -1,0 +1,172 @@
+"""``allocator uncertainty RUN`` on the REAL default run (skipped without ../shared/geodata).
+
+The unperturbed draw must reproduce the run's allocation to the pound; the run directory is
+never changed; bad input exits 2 with one ``error:`` paragraph; Ctrl-C stops the workers, writes
+nothing and exits 130.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from allocator.columns import POUNDS_UNCERTAINTY_COLUMNS, below_share_column
+from allocator.paths import default_data_dir
+from allocator.provenance import hash_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = default_data_dir()
+pytestmark = pytest.mark.skipif(DATA is None, reason="the official data (../shared/geodata) is not present")
+CLI = [sys.executable, "-m", "allocator.cli"]
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "-q", *args], capture_output=True, text=True, timeout=600,
+                          cwd=cwd or ROOT)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default config with a small rank Monte Carlo and no maps, written once."""
+    from allocator.config import config_from_dict, read_config_document
+    from allocator.pipeline import run
+
+    doc = read_config_document(ROOT / "configs" / "ssmtrg-2022-25.yaml")
+    doc["uncertainty"]["draws"] = 200
+    doc["uncertainty"]["sensitivity"] = {"enabled": False}
+    doc["output"].update({"map": False, "static_maps": False, "excel": False})
+    doc["pounds_uncertainty"] = {"draws": 12, "sobol_samples": 2, "chunk_size": 4}
+    parent = tmp_path_factory.mktemp("runs")
+    return run(config_from_dict(doc)).write(parent)
+
+
+def test_uncertainty_reproduces_the_run_and_never_touches_it(run_dir: Path,
+                                                             tmp_path: Path) -> None:
+    before = hash_tree(run_dir)
+    res = cli("uncertainty", str(run_dir), "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert "12 of 12 draws allocated" in res.stdout
+    assert hash_tree(run_dir) == before
+    (out,) = tmp_path.iterdir()
+    assert out.name == f"{run_dir.name}-pounds-12"
+    names = {p.name for p in out.iterdir()}
+    assert {"pounds_uncertainty.csv", "pounds_attribution.csv", "chart_pounds_range.png",
+            "pounds_map.html", "summary.md", "manifest.json"} <= names
+    text = (out / "pounds_uncertainty.csv").read_text(encoding="utf-8")
+    assert "# Source: Office for National Statistics" in text and \
+        "mid-2020" in text
+    assert "# Caveat:" in text and "not repeated per draw" in text
+    table = pd.read_csv(out / "pounds_uncertainty.csv", comment="#", dtype={"code": str})
+    want = [below_share_column(0.9) if c == "p_below" else c for c in POUNDS_UNCERTAINTY_COLUMNS]
+    assert list(table.columns) == want
+    alloc = pd.read_csv(run_dir / "allocation.csv", comment="#", dtype={"code": str})
+    totals = table[table["stream"] == "total"].set_index("code")
+    assert (totals.loc[alloc["code"], "published"].to_numpy() == alloc["total"].to_numpy()).all()
+    assert len(table) == len(alloc) * (2 * 3 + 1)
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "Across 12 allocated draws" in summary and "## Sources" in summary
+    # a second run never overwrites the first
+    again = cli("uncertainty", str(run_dir), "--out", str(tmp_path), "--draws", "3",
+                "--sobol-samples", "0")
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name, f"{run_dir.name}-pounds-3"]
+
+
+def test_a_run_whose_money_cannot_be_reproduced_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "tampered"
+    shutil.copytree(run_dir, bad)
+    path = bad / "allocation.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    frame = pd.read_csv(path, comment="#", dtype={"code": str})
+    col = next(c for c in frame.columns if c.startswith("continuation_"))
+    frame.loc[0, col] += 1
+    head = "".join(x for x in lines if x.startswith("#"))
+    path.write_text(head + frame.to_csv(index=False), encoding="utf-8")
+    res = cli("uncertainty", str(bad), "--draws", "2", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+    assert "does not reproduce the run's allocation.csv" in res.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--draws", "0"], "--draws"),
+    (["--workers", "0"], "--workers"),
+    (["--share", "1.5"], "--share"),
+])
+def test_bad_options_exit_2_with_one_error_paragraph(run_dir: Path, args: list[str],
+                                                     words: str) -> None:
+    res = cli("uncertainty", str(run_dir), *args)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+    assert words in res.stderr and "Traceback" not in res.stderr
+
+
+def test_not_a_run_directory_exits_2(tmp_path: Path) -> None:
+    res = cli("uncertainty", str(tmp_path))
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and "is not a run directory" in res.stderr
+    res = cli("uncertainty", str(tmp_path / "missing"))
+    assert res.returncode == 2 and res.stderr.startswith("error: ")
+
+
+def _descendants(pid: int) -> set[int]:
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                kids = Path(f"/proc/{p}/task/{t}/children").read_text().split()
+            except OSError:
+                continue
+            for k in map(int, kids):
+                if k not in out:
+                    out.add(k)
+                    todo.append(k)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_the_workers_and_writes_nothing(run_dir: Path, tmp_path: Path,
+                                                        sig: signal.Signals) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*CLI, "-q", "uncertainty", str(run_dir), "--draws", "5000",
+                             "--workers", "2", "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(workers) < 3:  # forkserver + 2 pool workers
+        time.sleep(0.2)
+        workers = _descendants(proc.pid)
+        assert proc.poll() is None, proc.communicate()
+    time.sleep(1.0)  # the workers are allocating draws
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.startswith("error: interrupted") and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if _alive(p)]

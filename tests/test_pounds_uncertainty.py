@@ -1,0 +1,233 @@
+"""Uncertainty in pounds (allocator.pounds): sketch, hand-checked draws, failures, determinism.
+
+Data: SYNTHETIC only (tests/four_las.py with invented indicator values, and
+tests/data/index_synthetic_areas.csv); the real-data and command-line tests are in
+tests/test_pounds_cli.py.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from allocator.config import config_from_dict, read_config_document
+from allocator.pounds import PoundsUncertainty
+from allocator.pounds.draw import DrawContext, draw_seed
+from allocator.pounds.parallel import tasks
+from allocator.pounds.sketch import PoundsSketch, bin_edges
+from allocator.report.pounds import output_table
+from four_las import four_las
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHETIC_152 = ROOT / "tests" / "data" / "index_synthetic_areas.csv"
+
+
+# ---------------------------------------------------------------------- the sketch
+def test_sketch_quantiles_are_observed_amounts_within_the_stated_resolution() -> None:
+    rng = np.random.default_rng(7)
+    cells = 9
+    values = np.concatenate([
+        rng.integers(0, 3_000, (400, cells)),            # small: exact
+        rng.integers(10**6, 2 * 10**6, (400, cells)),   # dense large: within 0.1%
+        np.full((60, cells), 123_456),                  # a repeated amount
+    ])
+    pub = rng.integers(0, 2 * 10**6, cells)
+    sketch = PoundsSketch(pub, Fraction(9, 10), bin_edges(3 * 10**6))
+    for lo in range(0, len(values), 53):
+        sketch.add(values[lo:lo + 53])
+    q = [0.0, 0.05, 0.25, 0.5, 0.95, 1.0]
+    got = sketch.quantiles(q)
+    exact = np.quantile(values, q, axis=0, method="inverted_cdf").astype(np.int64)
+    assert (got <= exact).all()
+    assert ((exact - got) <= exact // 1000).all()
+    assert np.isin(got, values).all()  # every reported quantile is an amount a draw received
+    np.testing.assert_array_equal(got[[0, -1]], exact[[0, -1]])  # min and max are exact
+    np.testing.assert_array_equal(sketch.below, (values * 10 < pub * 9).sum(axis=0))
+    np.testing.assert_array_equal(sketch.total, values.sum(axis=0))
+
+
+def test_sketch_merge_is_independent_of_order_and_grouping() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 5 * 10**6, (300, 5))
+    pub, edges = values[0], bin_edges(5 * 10**6)
+    one = PoundsSketch(pub, Fraction(1, 2), edges).add(values)
+    parts = [PoundsSketch(pub, Fraction(1, 2), edges).add(values[lo:lo + 41])
+             for lo in range(0, 300, 41)]
+    merged = PoundsSketch(pub, Fraction(1, 2), edges)
+    for p in reversed(parts):
+        merged.merge(p)
+    for name in ("keys", "counts", "lo", "hi", "below", "total"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(merged, name))
+    with pytest.raises(ValueError, match="different cells"):
+        merged.merge(PoundsSketch(pub, Fraction(1, 3), edges))
+    with pytest.raises(ValueError, match="outside"):
+        merged.add(np.full((1, 5), -1))
+
+
+def test_bin_edges_are_at_most_a_thousandth_wide() -> None:
+    e = bin_edges(10**10)
+    width = np.diff(e)
+    assert e[0] == 0 and e[-1] > 10**10
+    assert (width[e[:-1] < 1000] == 1).all()
+    assert (width <= np.maximum(1, e[:-1] // 1000)).all()
+
+
+# ---------------------------------------------------------------------- hand-checkable: four LAs
+def four_la_config(**pounds: object) -> object:
+    """SYNTHETIC: waves of 2 and 2; one stream, £300 then £600, only for LAs whose wave started.
+
+    The need factor is fixed at 1 (low = high), so a draw's choices matter only through which
+    two LAs are in wave 1: year 1 splits £300 between them by population, year 2 splits £600
+    between all four (£60, £120, £180, £240 in every draw).
+    """
+    doc = {
+        "name": "four-las",
+        "index": {"indicators": [
+            {"name": "drug_deaths_rate", "direction": "higher_is_worse"},
+            {"name": "imd_score", "direction": "higher_is_worse"},
+        ], "need_factor": {"low": 1.0, "high": 1.0}},
+        "uncertainty": {"seed": 11, "draws": 10, "relative_error": 0.4,
+                        "use_death_rate_interval": False,
+                        "normalise_choices": ["zscore", "rank"]},
+        "waves": {"sizes": [2, 2], "labels": ["2022-23", "2023-24"]},
+        "allocation": {
+            "years": ["2022-23", "2023-24"],
+            "streams": {"place": {"budget": {"2022-23": 300, "2023-24": 600},
+                                  "eligible": "wave_started"}},
+            "solver": {"name": "highs", "cross_check": None},
+        },
+    }
+    if pounds:
+        doc["pounds_uncertainty"] = pounds
+    return config_from_dict(doc)
+
+
+def four_la_frame() -> pd.DataFrame:
+    frame = four_las().drop(columns=["need_factor", "wave"])
+    frame["drug_deaths_rate"] = [9.0, 8.0, 7.5, 7.0]
+    frame["imd_score"] = [30.0, 28.0, 29.0, 20.0]
+    return frame
+
+
+def test_four_las_by_hand() -> None:
+    cfg = four_la_config()
+    est = PoundsUncertainty(n_draws=60, n_jobs=1, sobol_samples=4, progress=False).fit(
+        cfg, four_la_frame())
+    assert est.draws_ok_ == 60 and est.failures_ == {}
+    res = est.results_.set_index(["code", "stream", "year"])
+    pops = dict(zip(four_las()["code"], four_las()["pop_all"], strict=True))
+    for code, pop in pops.items():
+        # year 2: every LA has started, £600 by population, in every draw
+        row = res.loc[(code, "place", "2023-24")]
+        assert row["p05"] == row["p50"] == row["p95"] == row["published"] == 600 * pop // 1_000_000
+        # year 1: £0 outside wave 1, else £300 x its share of the wave-1 pair's population
+        possible = {0} | {round(300 * pop / (pop + other)) for c, other in pops.items()
+                          if c != code}
+        for q in ("p05", "p50", "p95"):
+            assert int(res.loc[(code, "place", "2022-23"), q]) in possible
+    # the published waves are {A, B}: A gets 300 x 100k / 300k = £100
+    assert res.loc[("E06000001", "place", "2022-23"), "published"] == 100
+    # less than 90% of the published £100 exactly when A is not in wave 1 with B (with C or D
+    # it gets £75 or £60, outside wave 1 £0): count those draws from the waves alone
+    ctx = DrawContext(cfg.index, cfg.uncertainty, cfg.waves, cfg.allocation, four_la_frame())
+    _, waves = ctx.need_and_waves(*ctx.inputs(range(60)))
+    with_b = ((waves[:, 0] == 1) & (waves[:, 1] == 1)).sum()
+    assert 0 < with_b < 60
+    assert res.loc[("E06000001", "place", "2022-23"), "p_below"] == pytest.approx(1 - with_b / 60)
+    np.testing.assert_allclose(est.p_wave_[:, 0], (waves == 1).mean(axis=0))
+    totals = est.results_[est.results_["stream"] == "total"]
+    assert set(totals["published"]) <= {60 + 100, 120 + 200, 180, 240, 180 + 225, 240 + 240}
+
+
+def test_draw_seed_depends_only_on_seed_and_index() -> None:
+    assert draw_seed(1, 5) == draw_seed(1, 5)
+    assert len({draw_seed(1, i) for i in range(50)} | {draw_seed(2, 0)}) == 51
+    assert tasks(10, 4) == [("draws", 0, 4), ("draws", 4, 8), ("draws", 8, 10)]
+
+
+def test_a_broken_draw_is_caught_counted_and_reported() -> None:
+    cfg = four_la_config()
+    est = PoundsUncertainty(n_draws=12, sobol_samples=0, chunk_size=5, progress=False)
+    est.fit(cfg, four_la_frame(), inject_failure=7)
+    assert est.failures_ == {"verify_failed": 1}
+    assert est.draws_ok_ == 11
+    (index, kind, why), = est.failed_draws_
+    assert (index, kind) == (7, "verify_failed") and "budget" in why
+    clean = PoundsUncertainty(n_draws=12, sobol_samples=0, chunk_size=5, progress=False).fit(
+        cfg, four_la_frame())
+    assert clean.failures_ == {} and clean.draws_ok_ == 12
+
+
+def test_the_exact_check_itself_fails_on_a_wrong_pound() -> None:
+    """The per-draw check is the engine's exact verify: one pound off breaks the budget rule."""
+    from allocator.allocate.cells import build_layout
+    from allocator.allocate.constraints import build_groups
+
+    cfg = four_la_config()
+    ctx = DrawContext(cfg.index, cfg.uncertainty, cfg.waves, cfg.allocation, four_la_frame())
+    out = ctx.run_central()
+    areas = ctx.areas.assign(need_factor=1.0, wave=ctx.published_need_and_waves()[1])
+    layout = build_layout(cfg.allocation, areas)
+    groups = build_groups(layout, cfg.allocation)
+    assert out.pounds is not None
+    x = out.pounds[layout.stream, layout.year, layout.area]
+    assert ctx.check(layout, groups, x) == []
+    x[0] += 1
+    assert ctx.check(layout, groups, x)
+
+
+def test_parameters_are_checked() -> None:
+    cfg = four_la_config()
+    for kw, word in [({"n_draws": 0}, "n_draws"), ({"n_jobs": 0}, "n_jobs"),
+                     ({"share": 1.5}, "share"), ({"sobol_samples": -1}, "sobol_samples"),
+                     ({"chunk_size": 0}, "chunk_size")]:
+        with pytest.raises(ValueError, match=word):
+            PoundsUncertainty(**kw).fit(cfg, four_la_frame())
+
+
+# ---------------------------------------------------------------------- determinism
+@pytest.fixture(scope="module")
+def synthetic_152() -> tuple[object, pd.DataFrame]:
+    doc = read_config_document(ROOT / "configs" / "ssmtrg-2022-25.yaml")
+    doc["allocation"]["solver"] = {"name": "highs", "cross_check": None}
+    doc["allocation"]["floors"][0]["amount"] = 0.5  # the synthetic LAs are larger than real ones
+    frame = pd.read_csv(SYNTHETIC_152, dtype={"drug_deaths_flag": str, "imd_flag": str,
+                                              "crime_flag": str})
+    return config_from_dict(doc), frame
+
+
+def _csv_bytes(est: PoundsUncertainty, tmp_path: Path, name: str) -> bytes:
+    from allocator.report.tables import write_csv
+
+    path = tmp_path / name
+    write_csv(output_table(est), path)
+    return path.read_bytes()
+
+
+def test_one_two_four_workers_and_a_dask_cluster_give_identical_bytes(
+        synthetic_152: tuple[object, pd.DataFrame], tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    cfg, frame = synthetic_152
+    kw = {"n_draws": 24, "sobol_samples": 2, "chunk_size": 5, "progress": False}
+    out = {}
+    for n_jobs in (1, 2, 4):
+        est = PoundsUncertainty(n_jobs=n_jobs, **kw).fit(cfg, frame)
+        assert est.draws_ok_ + sum(est.failures_.values()) == 24
+        out[f"{n_jobs} processes"] = _csv_bytes(est, tmp_path, f"{n_jobs}.csv")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        est = PoundsUncertainty(scheduler=cluster.scheduler_address, **kw).fit(cfg, frame)
+        assert est.where_.startswith("Dask cluster")
+        out["dask"] = _csv_bytes(est, tmp_path, "dask.csv")
+    first = out["1 processes"]
+    assert all(v == first for v in out.values()), [k for k, v in out.items() if v != first]
+    # and the draws do vary (a constant table would make the comparison empty)
+    table = pd.read_csv(tmp_path / "1.csv")
+    assert (table["p95"] > table["p05"]).any()
+    other = PoundsUncertainty(random_state=99, **kw).fit(cfg, frame)
+    assert _csv_bytes(other, tmp_path, "other.csv") != first
