@@ -192,3 +192,28 @@ def test_summary_records_each_stage_in_words() -> None:
     assert any("CBC solved it independently" in w for w in words)
     assert words[-1].startswith("Cross-check: CBC solved every stage itself")
     assert not any("{" in w for w in words)
+
+
+def test_cbc_runs_the_bundled_binary_without_the_deprecated_pulp_class() -> None:
+    """PuLP 3.3 deprecates PULP_CBC_CMD (gone in PuLP 4): CBC runs through COIN_CMD on the
+    very binary PULP_CBC_CMD used, and constructing it warns about nothing."""
+    import warnings
+
+    import pulp
+
+    from allocator.allocate.quiet import QuietCBC
+
+    def deprecations(make) -> list[str]:  # type: ignore[no-untyped-def]
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            make()
+        return [str(w.message) for w in seen if issubclass(w.category, DeprecationWarning)]
+
+    assert deprecations(lambda: QuietCBC(msg=False)) == []
+    solver = QuietCBC(msg=False)
+    assert isinstance(solver, pulp.COIN_CMD) and not isinstance(solver, pulp.PULP_CBC_CMD)
+    assert solver.path == pulp.PULP_CBC_CMD.pulp_cbc_path and solver.available()
+    major, minor = (int(x) for x in pulp.__version__.split(".")[:2])
+    if (major, minor) >= (3, 3):  # the same check catches the deprecated class
+        assert any("PULP_CBC_CMD is deprecated" in m
+                   for m in deprecations(lambda: pulp.PULP_CBC_CMD(msg=False)))

@@ -242,8 +242,10 @@ def _areas() -> pd.DataFrame:
 @pytest.fixture
 def no_cbc(monkeypatch):  # type: ignore[no-untyped-def]
     """PuLP's bundled CBC binary is gone (as after a broken install)."""
-    monkeypatch.setattr(pulp.PULP_CBC_CMD, "pulp_cbc_path", "/nonexistent/cbc")
-    assert not pulp.PULP_CBC_CMD(msg=False).available()
+    from allocator.allocate import quiet
+
+    monkeypatch.setattr(quiet, "bundled_cbc", lambda: "/nonexistent/cbc")
+    assert not quiet.QuietCBC(msg=False).available()
 
 
 def test_missing_cbc_is_a_solver_error_that_says_what_to_do(no_cbc):

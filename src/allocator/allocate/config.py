@@ -250,7 +250,7 @@ class SolverConfig(StrictModel):
     Attributes
     ----------
     name : {"highs", "cbc"}
-        HiGHS through ``pulp.HiGHS`` (highspy) or CBC through ``pulp.PULP_CBC_CMD``.
+        HiGHS through ``pulp.HiGHS`` (highspy) or PuLP's bundled CBC through ``pulp.COIN_CMD``.
     cross_check : {"highs", "cbc"}, optional
         A second solver that solves every stage itself (no shortcut), for the allocation and
         for every "£1m more" re-solve; the run fails with ``cross-check failed`` unless every

@@ -13,8 +13,9 @@ Here:
   anything can log, so with ``msg=False`` HiGHS writes nothing at all; with ``msg=True`` its
   log goes to standard error through HiGHS's logging callback (``log_to_console`` off).
 * :class:`QuietHiGHS` is ``pulp.HiGHS`` using :func:`new_highs`.
-* :class:`QuietCBC` is PuLP's bundled CBC with its log sent to standard error (``msg=True``)
-  or discarded (``msg=False``).
+* :class:`QuietCBC` is PuLP's bundled CBC (run through ``COIN_CMD``, not the deprecated
+  ``PULP_CBC_CMD``) with its log sent to standard error (``msg=True``) or discarded
+  (``msg=False``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import warnings
 from typing import Any
 
 import pulp
@@ -83,17 +83,24 @@ class QuietHiGHS(pulp.HiGHS):
             lp.solverModel.setOptionValue(key, value)
 
 
-class QuietCBC(pulp.PULP_CBC_CMD):
-    """The CBC binary bundled with PuLP; its log goes to standard error, never stdout.
+def bundled_cbc() -> str:
+    """Path of the CBC binary that ships inside PuLP (2.9 to 3.x, the versions we allow).
 
-    PuLP 3.3 marks ``PULP_CBC_CMD`` deprecated (to be removed in PuLP 4); it is still the
-    only CBC that ``pip install pulp`` provides, so the warning is silenced here.
+    PuLP 3.3 deprecates ``PULP_CBC_CMD`` (removed in PuLP 4) and recommends ``COIN_CMD``, which
+    runs whichever CBC binary it is given. Giving it this one keeps the cross-check solver exactly
+    the CBC build the cross-check was calibrated with (the ``cbcbox`` build PuLP suggests picks
+    an AVX2 or generic binary by CPU, so its results could depend on the machine).
     """
+    from pulp.apis import coin_api
+
+    return pulp.COIN_CMD.executableExtension(coin_api.pulp_cbc_path)
+
+
+class QuietCBC(pulp.COIN_CMD):
+    """PuLP's bundled CBC through ``COIN_CMD``; its log goes to standard error, never stdout."""
 
     def __init__(self, **kwargs: Any) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            super().__init__(**kwargs)
+        super().__init__(path=bundled_cbc(), **kwargs)
 
     def get_pipe(self) -> Any:
         """Standard error (a duplicate PuLP may close) when ``msg``, else the null device."""
@@ -102,4 +109,4 @@ class QuietCBC(pulp.PULP_CBC_CMD):
         return open(os.devnull, "w")  # noqa: SIM115 - PuLP closes it
 
 
-__all__ = ["QuietCBC", "QuietHiGHS", "new_highs"]
+__all__ = ["QuietCBC", "QuietHiGHS", "bundled_cbc", "new_highs"]
