@@ -39,10 +39,12 @@ def check_locked(published: pd.DataFrame, final: pd.DataFrame, streams: list[str
                  locked: list[str]) -> None:
     """Raise SolverError if any LA's pounds changed in a locked year."""
     bad = []
+    codes = sorted(set(published["code"]) | set(final["code"]))
     for y in locked:
         for s in streams:
             col = money_column(s, y)
-            diff = published.set_index("code")[col] != final.set_index("code")[col]
+            before = published.set_index("code")[col].reindex(codes, fill_value=0)
+            diff = before != final.set_index("code")[col].reindex(codes, fill_value=0)
             bad += [f"{c} {col}" for c in diff.index[diff.to_numpy()]]
     if bad:
         raise SolverError(f"an amendment changed a locked year: {', '.join(bad[:10])}")
@@ -67,11 +69,13 @@ def check_lower(final: pd.DataFrame, lower: Mapping[tuple[str, str, str], int]) 
 
 
 def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: str,
-                  data_dir: str | Path | None = None, cache: bool | None = None) -> Amended:
+                  data_dir: str | Path | None = None, cache: bool | None = None,
+                  root_dir: Path | None = None) -> Amended:
     """Apply the amendment at ``amendment_path`` to ``parent``; return the next version.
 
     ``parent_dir`` is the parent's folder as recorded in the new manifest (relative to the
-    new version's folder).
+    new version's folder); ``root_dir`` the chain's run folder (default: ``parent``'s when it is
+    the run).
     """
     from ..paths import resolve_data_dir
     from .areas import areas_builder
@@ -91,18 +95,24 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
     ctx = Context(source=str(path), reason=am.doc.reason, config=config, published=published,
                   allocation=published.copy(), open_years=open_years,
                   effective=am.doc.effective, corrections=parent.corrections,
-                  problem_areas=areas_builder(config, root, cache=cache), data_dir=root)
+                  problem_areas=areas_builder(config, root, cache=cache), data_dir=root,
+                  root_dir=root_dir or (parent.path if parent.number == 1 else None))
     budget_change: dict[tuple[str, str], int] = {}
     lower: dict[tuple[str, str, str], int] = {}
     reasons: dict[tuple[str, str, str], list[str]] = {}
     words: list[str] = []
+    caveats: list[str] = []
+    sources: list[str] = []
+    files: list[Any] = []
+    rechecked = False
     solver: list[dict[str, Any]] = []
     for kind in am.kinds:
         kind.check(ctx)
         out = kind.apply(ctx)
         new = recompute_totals(out.allocation, streams, years)
         for r in ledger_rows(ctx.allocation, new, streams, years, "").itertuples():
-            reasons.setdefault((r.code, r.stream, r.year), []).append(kind.reason(ctx))
+            cell = (r.code, r.stream, r.year)
+            reasons.setdefault(cell, []).append(out.reasons.get(cell, kind.reason(ctx)))
         for k, v in out.budget_change.items():
             budget_change[k] = budget_change.get(k, 0) + v
         lower.update(out.lower)
@@ -111,6 +121,10 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
         if out.areas is not None:
             ctx.areas = out.areas
         words += out.words
+        caveats += [c for c in out.caveats if c not in caveats]
+        sources += [c for c in out.sources if c not in sources]
+        files += [out.files] if out.files is not None else []
+        rechecked = rechecked or out.rules_rechecked
         solver.append({"change": kind.key, "kind": kind.name, **out.solver})
     final = ctx.allocation
     check_locked(published, final, streams, locked)
@@ -120,7 +134,8 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
     if (final[money] < 0).to_numpy().any():
         raise SolverError("an amended amount is negative")
     check_lower(final, lower)
-    verify_rules(config, ctx.current_areas(), final, root)
+    if not rechecked:
+        verify_rules(config, ctx.current_areas(), final, root)
 
     ledger = ledger_rows(published, final, streams, years, "")
     ledger["reason"] = ["; ".join(dict.fromkeys(reasons.get((r.code, r.stream, r.year), [])))
@@ -159,8 +174,11 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
         amendment_bytes=data, config_bytes=(parent.path / pm.config_file).read_bytes(),
         manifest=manifest, streams=streams, years=years, locked=locked, words=words,
         budgets_before=before, budgets_after=after,
-        sources=[h.removeprefix("Source: ") for h in head if h.startswith("Source: ")],
-        caveats=[h.removeprefix("Caveat: ") for h in head if h.startswith("Caveat: ")],
+        sources=[*(h.removeprefix("Source: ") for h in head if h.startswith("Source: ")),
+                 *sources],
+        caveats=[*(h.removeprefix("Caveat: ") for h in head if h.startswith("Caveat: ")),
+                 *caveats],
+        files=files,
     )
 
 
@@ -203,7 +221,10 @@ def amend(parent_dir: str | os.PathLike[str], amendment: str | os.PathLike[str],
     dest = Path(out) if out is not None else parent.path.parent
     check_writable(dest)
     rel = os.path.join("..", os.path.relpath(parent.path.resolve(), dest.resolve()))
+    from .version import chain
+
     built = build_version(parent, amendment, parent_dir=Path(rel).as_posix(), data_dir=data_dir,
+                          root_dir=chain(parent.path)[0].path,
                           cache=cache)
     return write_version(built, dest, version_name(built))
 

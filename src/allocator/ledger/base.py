@@ -108,6 +108,19 @@ class Outcome:
     lower : dict
         ``(code, stream, year) -> pounds`` no LA may fall below (``no_fall``); re-checked on
         the final integers.
+    reasons : dict
+        ``(code, stream, year) -> reason`` for cells whose ledger reason is more specific than
+        :meth:`Kind.reason` (e.g. a boundary change's old code -> new code).
+    rules_rechecked : bool
+        The kind re-checked the run's rules itself (e.g. on other boundaries, where the run's
+        own LAs no longer apply); the framework's check on the run's LAs is then skipped.
+    caveats, sources : list of str
+        Caveats and sources (publisher: title (data years)) every output of the version must
+        carry, besides the run's.
+    files : callable, optional
+        ``files(folder, header)`` writes the kind's own files into the version's folder before
+        the manifest hashes it (``header``: the provenance lines of the version's tables). Must
+        be deterministic: a replay writes them again and compares the bytes.
     """
 
     allocation: pd.DataFrame
@@ -117,6 +130,11 @@ class Outcome:
     words: list[str] = field(default_factory=list)
     solver: dict[str, Any] = field(default_factory=dict)
     lower: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    reasons: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    rules_rechecked: bool = False
+    caveats: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    files: Callable[[Path, list[str]], None] | None = None
 
 
 @dataclass
@@ -148,6 +166,8 @@ class Context:
         corrections applied; ``waves`` a code -> wave mapping, or None to recompute them).
     data_dir : Path
         The data folder.
+    root_dir : Path, optional
+        The folder of the chain's run (version 1), e.g. for its ``index.csv``.
     """
 
     source: str
@@ -161,6 +181,7 @@ class Context:
     problem_areas: Callable[..., Any]
     data_dir: Path
     areas: pd.DataFrame | None = None
+    root_dir: Path | None = None
 
     @property
     def streams(self) -> list[str]:

@@ -138,6 +138,7 @@ def replay_chain(run: str | os.PathLike[str], data_dir: str | os.PathLike[str] |
             try:
                 built = build_version(parent, v.path / "amendment.yaml",
                                       parent_dir=str(link.get("dir", "")), data_dir=data_dir,
+                                      root_dir=root.path,
                                       cache=False)
                 rebuilt = write_version(built, tmp, f"version-{v.number}")
             except AllocatorError as exc:

@@ -44,6 +44,8 @@ class Amended:
     budgets_after: dict[tuple[str, str], int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
+    #: The kinds' own files (:attr:`allocator.ledger.base.Outcome.files`), written in order.
+    files: list[Any] = field(default_factory=list)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -174,6 +176,8 @@ def write_version(a: Amended, parent: Path, name: str) -> Path:
         write_commented_csv(a.ledger[list(LEDGER_COLUMNS)], tmp / "ledger.csv", header)
         (tmp / "summary.md").write_text(summary_text(a), encoding="utf-8")
         _workbook(a, tmp / "allocation.xlsx")
+        for write in a.files:
+            write(tmp, header)
         a.manifest.outputs = hash_tree(tmp)
         a.manifest.versions = collect_versions()
         (tmp / MANIFEST_NAME).write_text(a.manifest.to_json(), encoding="utf-8")
@@ -188,10 +192,11 @@ def ledger_rows(before: pd.DataFrame, after: pd.DataFrame, streams: list[str],
     for s in streams:
         for y in years:
             col = money_column(s, y)
-            diff = a[col] - b[col].reindex(a.index).fillna(0).astype("int64")
+            was = b[col].reindex(a.index).fillna(0).astype("int64")
+            diff = a[col] - was
             for code in diff.index[diff.to_numpy() != 0]:
                 rows.append({"code": code, "name": a.at[code, "name"], "stream": s, "year": y,
-                             "published": int(b.at[code, col]), "amendment": int(diff[code]),
+                             "published": int(was[code]), "amendment": int(diff[code]),
                              "new_amount": int(a.at[code, col]), "reason": reason})
     return pd.DataFrame(rows, columns=list(LEDGER_COLUMNS))
 
