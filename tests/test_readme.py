@@ -57,7 +57,7 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
 
 def test_every_readme_command_is_a_real_command() -> None:
     """Each line of the command list names a subcommand the CLI has, with options it accepts."""
-    (listing,) = [b for b in blocks("bash") if "allocator replay" in b]
+    (listing,) = [b for b in blocks("bash") if "allocator data fetch" in b]
     runner = CliRunner()
     for line in listing.splitlines():
         words = shlex.split(line.split("#")[0])
@@ -102,7 +102,7 @@ def setup_run() -> Path:
 
 @needs_data
 def test_readme_command_list_runs(setup_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (listing,) = [b for b in blocks("bash") if "allocator replay" in b]
+    (listing,) = [b for b in blocks("bash") if "allocator data fetch" in b]
     data = tmp_path / "data"
     for p in DATA.rglob("*"):  # a mirror of symlinks: `data fetch` may rewrite files in it
         if p.is_file():

@@ -129,7 +129,7 @@ def test_amended_table_keeps_earlier_years_on_old_codes_and_the_ledger_balances(
     assert led.groupby(["stream", "year"])["amendment"].sum().eq(0).all()
     row = led[(led["code"] == "E06000904") & (led["year"] == "2023-24")].iloc[0]
     assert (row["published"], row["amendment"], row["new"], row["old_code"]) == (0, 3, 3, "E10000902")
-    assert "1/5 of E10000902" in row["reason"]
+    assert "E10000902 -> E06000904: 20.00% of Old 902 (2 of its 10 people, mid-2020)" in row["reason"]
     row = led[(led["code"] == "E10000902") & (led["year"] == "2024-25")].iloc[0]
     assert (row["published"], row["amendment"], row["new"]) == (9, -9, 0)
     assert set(led["year"]) == {"2023-24", "2024-25"}
@@ -196,7 +196,9 @@ def test_spec_is_strict(tmp_path: Path) -> None:
                      ({"from_year": "2022-23"}, "first year"),
                      ({"from_year": "2023-24", "basis": "file"}, "file"),
                      ({"from_year": "2023-24", "colour": 1}, "unknown key"),
-                     ({"from_year": "2023-24", "boundaries": "april"}, "boundaries")]:
+                     ({"from_year": "2023-24", "boundaries": "april"}, "boundaries"),
+                     ({"from_year": "2023-24", "basis": "file", "file": "../x.csv"}, "beside"),
+                     ({"from_year": "2023-24", "basis": "file", "file": "ledger.csv"}, "beside")]:
         with pytest.raises(ConfigError, match=msg):
             parse_spec(raw, YEARS, base_dir=tmp_path)
 

@@ -40,6 +40,9 @@ Kinds (one module each)
                    rules; ``no_fall: true`` keeps every other LA at or above its published amount
 ``claw_back``      reduce named LAs' amounts; ``to: centre`` (budget falls by exactly the sum)
                    or ``to: reallocate`` (as ``reallocate``)
+``reboundary``     the allocation carried onto later LA boundaries from a given year (splits
+                   apportioned by a declared basis, mergers summed, new codes carried), with
+                   the map and tables on the new boundaries
 ``correct``        an input value revised (an indicator value for an LA), with a policy:
                    ``resolve_all``, ``future_years`` or ``no_worse_off`` (see its module)
 =================  ===========================================================================
@@ -75,7 +78,7 @@ from __future__ import annotations
 from .base import KINDS, ChangeSchema, Context, Kind, Outcome, register
 
 #: Modules of the registered kinds, imported (and so registered) on first use.
-KIND_MODULES = ["reallocate", "claw_back"]
+KIND_MODULES = ["reallocate", "claw_back", "reboundary"]
 
 
 __all__ = ["KINDS", "KIND_MODULES", "ChangeSchema", "Context", "Kind", "Outcome", "register"]

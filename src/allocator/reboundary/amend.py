@@ -33,6 +33,10 @@ from .carry import Shares, carry_pounds
 
 KEYS = {"kind", "from_year", "boundaries", "basis", "file", "reason"}
 
+#: Names a share file may not have: it is copied beside the version's own files.
+RESERVED = {"amendment.yaml", "manifest.json", "config.yaml", "allocation.csv", "ledger.csv",
+            "summary.md", "allocation.xlsx", "allocation_new_boundaries.csv", "map.html"}
+
 #: What every output on the new boundaries says about the pounds of a split LA.
 APPORTIONMENT_NOTE = REBOUNDARY_APPORTIONMENT
 
@@ -89,6 +93,10 @@ def parse_spec(raw: Mapping[str, Any], years: Sequence[str], *, base_dir: Path,
     vintage = raw.get("boundaries", 2023)
     if isinstance(vintage, bool) or not isinstance(vintage, int):
         raise ConfigError(f"'{where}.boundaries': a year such as 2023 (got {vintage!r})")
+    if file is not None and (Path(str(file)).is_absolute() or ".." in Path(str(file)).parts
+                             or Path(str(file)).name in RESERVED):
+        raise ConfigError(f"'{where}.file': a file name beside the amendment file (it is "
+                          f"copied into the new version), not {file!r}")
     path = None if file is None else (Path(base_dir) / str(file))
     reason = str(raw.get("reason", "")).strip()
     return ReboundarySpec(from_year, vintage, str(basis), path, reason)
@@ -157,7 +165,8 @@ def reboundary(table: pd.DataFrame, streams: Sequence[str], years: Sequence[str]
     n_split = sum(1 for o in shares if len(shares[o]) > 1)
     notes = [
         f"Boundaries from {spec.from_year}: ONS upper-tier local authorities of April "
-        f"{spec.boundaries} ({len(carried)} LAs); earlier years on May 2021 boundaries.",
+        f"{spec.boundaries} ({len(carried)} LAs); earlier years on May 2021 boundaries "
+        "(boundaries: ONS).",
         APPORTIONMENT_NOTE,
         f"{n_split} LA(s) split by {basis_words(spec)}; LAs merged are summed; LAs with a new "
         "code only keep their pounds.",
@@ -199,16 +208,29 @@ def ledger_rows(table: pd.DataFrame, carried: pd.DataFrame, streams: Sequence[st
                 succ = [n for n, _ in shares[code]] if code in shares else [code]
                 if code in new.index:
                     name = changes.new_names[code]
-                    how = "; ".join(
-                        f"{dict(shares[o])[code]} of {o} {changes.old_names.get(o, '')}"
-                        if len(shares[o]) > 1 else f"all of {o} {changes.old_names.get(o, '')}"
-                        for o in preds)
-                    text = f"{reason}: {how}"
+                    how = "; ".join(_part(o, code, shares, changes, spec) for o in preds)
+                    text = f"{' + '.join(preds)} -> {code}: {how}"
                 else:
                     name = changes.old_names.get(code, str(pub.at[code, "name"]))
-                    text = f"{reason}: replaced by {' and '.join(succ)}"
+                    text = f"{code} -> {' + '.join(succ)}: {name} replaced from {years[0]}"
                 rows.append({"code": code, "name": name, "stream": s, "year": y,
                              "published": before, "amendment": after - before, "new": after,
                              "old_code": " + ".join(preds) if preds else code,
-                             "new_code": " + ".join(succ), "reason": text})
+                             "new_code": " + ".join(succ), "reason": f"{reason} ({text})"})
     return pd.DataFrame(rows)
+
+
+def _part(old: str, new: str, shares: Shares, changes: BoundaryChanges,
+          spec: ReboundarySpec) -> str:
+    """How much of ``old`` a new LA takes, in words."""
+    name = changes.old_names.get(old, old)
+    if len(shares[old]) == 1:
+        return f"all of {name}"
+    share = dict(shares[old])[new]
+    if spec.basis == "population":
+        piece = changes.pieces[(changes.pieces["old"] == old) & (changes.pieces["new"] == new)]
+        people = int(piece["weight"].iloc[0])
+        total = int(changes.pieces.loc[changes.pieces["old"] == old, "weight"].sum())
+        return (f"{float(share):.2%} of {name} ({people:,} of its {total:,} people, "
+                "mid-2020)")
+    return f"{float(share):.2%} of {name} (share {share} from {spec.file.name if spec.file else 'the file'})"

@@ -34,6 +34,13 @@ REBOUNDARY_APPORTIONMENT = (
     "its need score, rank and wave are those of the LA it came from."
 )
 
+#: ... and this about the layout of its allocation.csv (``{year}``, ``{vintage}`` filled in).
+REBOUNDARY_LAYOUT = (
+    "In allocation.csv an LA replaced from {year} shows £0 from then on, and a new LA £0 before "
+    "it (it did not exist then); allocation_new_boundaries.csv and the maps show the LAs of "
+    "April {vintage} alone."
+)
+
 OCU_MISSING_SHORT = "Need index built without OCU prevalence (no local estimates supplied)."
 
 _RULES = {
