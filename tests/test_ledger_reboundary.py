@@ -169,3 +169,16 @@ def test_bad_share_file_is_exit_2_naming_file_and_row(versions, tmp_path: Path) 
     half, odd = divmod(int(a1.at[CUMBRIA, c]), 2)
     assert (a2.at[CUMBERLAND, c], a2.at[WESTMORLAND, c]) == (half + odd, half)  # tie -> lower code
     assert json.loads((v / "manifest.json").read_text())["ledger"]["version"] == 2
+
+
+def test_a_later_amendment_on_the_new_boundaries_is_refused_clearly(versions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    v2 = versions[1]
+    doc = {"parent": json.loads((v2 / "manifest.json").read_text())["run_hash"],
+           "name": "underspend", "reason": "a test", "years": ["2024-25"],
+           "changes": [{"kind": "reallocate", "stream": "place_based", "year": "2024-25",
+                        "returned": {"Manchester": 150_000}}]}
+    path = tmp_path / "a3.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    code, out = cli("amend", str(v2), str(path), "--out", str(tmp_path / "v3"))
+    assert code == 2 and out.count("error:") == 1, out
+    assert "carried onto other boundaries" in out and "E06000063" in out

@@ -97,6 +97,14 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
                   effective=am.doc.effective, corrections=parent.corrections,
                   problem_areas=areas_builder(config, root, cache=cache), data_dir=root,
                   root_dir=root_dir or (parent.path if parent.number == 1 else None))
+    if any(k.name != "reboundary" for k in am.kinds):
+        extra = sorted(set(published["code"]) - set(ctx.current_areas()["code"]))
+        if extra:
+            raise ConfigError(
+                f"{path}: 'changes': {parent.label()} holds LAs the run's data does not have "
+                f"({', '.join(extra[:6])}): it was carried onto other boundaries (kind: "
+                "reboundary), where the run's rules cannot be re-solved. Amend the version "
+                "before the re-boundary, then re-boundary the result")
     budget_change: dict[tuple[str, str], int] = {}
     lower: dict[tuple[str, str, str], int] = {}
     reasons: dict[tuple[str, str, str], list[str]] = {}
