@@ -182,3 +182,22 @@ def test_a_later_amendment_on_the_new_boundaries_is_refused_clearly(versions, tm
     code, out = cli("amend", str(v2), str(path), "--out", str(tmp_path / "v3"))
     assert code == 2 and out.count("error:") == 1, out
     assert "carried onto other boundaries" in out and "E06000063" in out
+
+
+def test_a_split_that_breaks_a_floor_is_an_error_and_writes_nothing(versions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # 999/1000 of Cumbria to Cumberland: Westmorland and Furness would get about £745 of
+    # continuation money (floor £0.85 a head of its 225,385 people) and about £1,162 of
+    # place-based money in 2023-24 (floor £20,000 per funded LA)
+    doc = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    doc["changes"][0].update({"basis": "file", "file": "shares.csv"})
+    (tmp_path / "shares.csv").write_text(
+        "old_code,new_code,share\nE10000006,E06000063,0.999\nE10000006,E06000064,0.001\n",
+        encoding="utf-8")
+    path = tmp_path / "amend.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    code, out = cli("amend", str(versions[0]), str(path), "--out", str(tmp_path / "v"))
+    assert code == 2 and out.count("error:") == 1 and "Traceback" not in out, out
+    assert "breaks the run's rules on the new boundaries" in out
+    assert "floor_continuation_2023_24_E06000064" in out
+    assert "floor_place_based_2023_24_E06000064" in out
+    assert not (tmp_path / "v").exists() or not any((tmp_path / "v").iterdir())
