@@ -235,3 +235,37 @@ def test_unlock_allows_a_locked_year(chain: list[Path], tmp_path: Path) -> None:
                            unlock=["2022-23"])
     code, out = cli("amend", str(chain[0]), str(path), "--out", str(tmp_path / "out"))
     assert code == 0, out
+
+
+CHESHIRE, SOMERSET, MEDWAY = "E06000050", "E10000027", "E06000035"
+
+
+@pytest.mark.parametrize(("rate", "waves", "words"), [
+    # rank 101 -> inside the first 100: Cheshire West and Chester joins wave 2 (starting in
+    # 2023-24, re-solved) and Somerset (rank 100) drops to wave 3
+    (7.0, {CHESHIRE: 2, SOMERSET: 3, MEDWAY: 1}, "Cheshire West and Chester moves from wave 3 to wave 2"),
+    # ranked into wave 1, which started in 2022-23 (paid, locked): placed in wave 2, the first
+    # wave that starts in a re-solved year; Medway, which it would push out of wave 1, stays
+    (30.0, {CHESHIRE: 2, SOMERSET: 3, MEDWAY: 1},
+     "Cheshire West and Chester is placed in wave 2, not wave 1"),
+])
+def test_correct_on_real_data_moves_waves_only_in_open_years(
+        chain: list[Path], tmp_path: Path, rate: float, waves: dict, words: str) -> None:
+    from allocator import amend
+
+    change = {"kind": "correct", "policy": "resolve_all",
+              "values": [{"la": "Cheshire West and Chester", "indicator": "drug_deaths_rate",
+                          "value": rate}]}
+    v2 = amend(chain[0], write_amendment(tmp_path / "c.yaml", chain[0], [change],
+                                         effective="2023-06-01"), out=tmp_path / "out")
+    a, b = read(chain[0] / "allocation.csv").set_index("code"), read(v2 / "allocation.csv").set_index("code")
+    assert {c: int(b.at[c, "wave"]) for c in waves} == waves
+    paid = [c for c in MONEY if c.endswith("2022_23")]
+    assert (a[paid] == b[paid]).all().all()  # the year already paid is untouched
+    for col in MONEY:
+        assert int(a[col].sum()) == int(b[col].sum())
+    assert b.at[CHESHIRE, "place_based_2023_24"] > 0 and b.at[SOMERSET, "place_based_2023_24"] == 0
+    assert words in (v2 / "summary.md").read_text(encoding="utf-8")
+    m = json.loads((v2 / "manifest.json").read_text(encoding="utf-8"))
+    assert m["ledger"]["corrections"] == [{"code": CHESHIRE, "indicator": "drug_deaths_rate",
+                                           "value": rate, "was": 5.4}]

@@ -177,3 +177,50 @@ def test_public_names_all_resolve() -> None:
     assert set(allocator.__all__) == {"__version__", *allocator._EXPORTS}
     for name in allocator.__all__:
         assert getattr(allocator, name) is not None
+
+
+def _amend_block() -> str:
+    (block,) = [b for b in blocks("bash") if "underspend-2022-23.yaml" in b]
+    return block
+
+
+def test_readme_amendment_yaml_is_the_example_file() -> None:
+    """The YAML shown in "Amending a published allocation" is the committed example, value for value."""
+    import yaml
+
+    (shown,) = [b for b in blocks("yaml") if "kind: reallocate" in b]
+    committed = ROOT / "configs" / "amendments" / "underspend-2022-23.yaml"
+    assert yaml.safe_load(shown) == yaml.safe_load(committed.read_text(encoding="utf-8"))
+
+
+@needs_data
+def test_readme_amendment_commands_run(setup_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The amendment section's commands, in order, on the README's run; then its Python block."""
+    import shutil
+
+    subs = {"outputs/<run>": str(setup_run)}
+    made: list[Path] = []
+    runner = CliRunner()
+    try:
+        for line in _amend_block().splitlines():
+            args = _concrete(line, subs)
+            res = runner.invoke(main, [*args, "--quiet"], catch_exceptions=False)
+            assert res.exit_code == 0, (line, res.output)
+            if args[0] == "amend":
+                path = Path(res.output.split("new version: ", 1)[1].strip())
+                made.append(path)
+                subs[f"outputs/<version-{len(made) + 1}>"] = str(path)
+            if args[0] == "history":
+                assert "3 version(s)" in res.output
+            if args[0] == "replay":
+                assert "byte-identical" in res.output
+        (example,) = [b for b in blocks("python") if "allocator.amend" in b]
+        code = example.replace('"outputs/<run>"', repr(str(setup_run)))
+        monkeypatch.chdir(ROOT)  # the example's configs/ path is relative to the repository
+        ns: dict[str, object] = {}
+        exec(compile(code, "README.md", "exec"), ns)  # noqa: S102 - the README's own example
+        made.append(Path(ns["v2"]))  # type: ignore[arg-type]
+        assert "2 version(s)" in str(ns["allocator"].history(ns["v2"]))  # type: ignore[attr-defined]
+    finally:
+        for p in made:
+            shutil.rmtree(p, ignore_errors=True)

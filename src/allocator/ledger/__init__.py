@@ -78,7 +78,7 @@ from __future__ import annotations
 from .base import KINDS, ChangeSchema, Context, Kind, Outcome, register
 
 #: Modules of the registered kinds, imported (and so registered) on first use.
-KIND_MODULES = ["reallocate", "claw_back", "reboundary"]
+KIND_MODULES = ["reallocate", "claw_back", "correct", "reboundary"]
 
 
 __all__ = ["KINDS", "KIND_MODULES", "ChangeSchema", "Context", "Kind", "Outcome", "register"]

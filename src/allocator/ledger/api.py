@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +70,14 @@ def check_lower(final: pd.DataFrame, lower: Mapping[tuple[str, str, str], int]) 
 
 def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: str,
                   data_dir: str | Path | None = None, cache: bool | None = None,
-                  root_dir: Path | None = None) -> Amended:
+                  root_dir: Path | None = None,
+                  areas: Callable[..., pd.DataFrame] | None = None) -> Amended:
     """Apply the amendment at ``amendment_path`` to ``parent``; return the next version.
 
     ``parent_dir`` is the parent's folder as recorded in the new manifest (relative to the
     new version's folder); ``root_dir`` the chain's run folder (default: ``parent``'s when it is
-    the run).
+    the run). ``areas`` replaces the problem-areas builder (default
+    :func:`allocator.ledger.areas.areas_builder` on the run's config and the data).
     """
     from ..paths import resolve_data_dir
     from .areas import areas_builder
@@ -95,7 +97,8 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
     ctx = Context(source=str(path), reason=am.doc.reason, config=config, published=published,
                   allocation=published.copy(), open_years=open_years,
                   effective=am.doc.effective, corrections=parent.corrections,
-                  problem_areas=areas_builder(config, root, cache=cache), data_dir=root,
+                  problem_areas=areas or areas_builder(config, root, cache=cache),
+                  data_dir=root,
                   root_dir=root_dir or (parent.path if parent.number == 1 else None))
     if any(k.name != "reboundary" for k in am.kinds):
         extra = sorted(set(published["code"]) - set(ctx.current_areas()["code"]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import pandas as pd
 from pydantic import Field
 
 from ..columns import money_column
@@ -50,21 +51,38 @@ class ClawBack(Kind):
                                                    "centre no other LA changes)")
         return codes
 
-    def check(self, ctx: Context) -> None:
-        self._codes(ctx)
-
-    def apply(self, ctx: Context) -> Outcome:
+    def _reduced(self, ctx: Context, codes: dict[str, int]) -> pd.DataFrame:
         from .solve import recompute_totals
 
+        col = money_column(self.change.stream, self.change.year)
+        new = ctx.allocation.copy()
+        new[col] = (new[col] - new["code"].map(codes).fillna(0).astype("int64")).astype("int64")
+        return recompute_totals(new, ctx.streams, ctx.years)
+
+    def check(self, ctx: Context) -> None:
+        """Also, to the centre: the reduced amounts must keep every rule of the run (a floor,
+        no cash cut from the year before...); the message names the LA, stream, year, pounds."""
+        from ..errors import SolverError
+        from .solve import verify_rules
+
+        codes = self._codes(ctx)
+        if self.change.to != "centre":
+            return
+        try:
+            verify_rules(ctx.config, ctx.current_areas(), self._reduced(ctx, codes), ctx.data_dir)
+        except SolverError as exc:
+            what = ", ".join(f"£{v:,} from {ctx.name_of(k)}" for k, v in sorted(codes.items()))
+            detail = str(exc).split(": ", 1)[-1]
+            raise ctx.error(f"{self.key}.amounts", f"taking {what} in {self.change.stream} "
+                                                   f"{self.change.year} breaks the run's rules: "
+                                                   f"{detail}") from None
+
+    def apply(self, ctx: Context) -> Outcome:
         c = self.change
         codes = self._codes(ctx)
         if c.to == "reallocate":
             return redistribute(ctx, c.stream, c.year, codes, c.no_fall)
-        col = money_column(c.stream, c.year)
-        new = ctx.allocation.copy()
-        cut = new["code"].map(codes).fillna(0).astype("int64")
-        new[col] = (new[col] - cut).astype("int64")
-        new = recompute_totals(new, ctx.streams, ctx.years)
+        new = self._reduced(ctx, codes)
         total = sum(codes.values())
         names = ", ".join(f"{ctx.name_of(k)} (£{v:,})" for k, v in sorted(codes.items()))
         words = [f"£{total:,} of {c.stream.replace('_', ' ')} money for {c.year} was clawed "

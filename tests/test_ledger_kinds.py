@@ -1,0 +1,237 @@
+"""Each amendment kind in pounds worked by hand, on the four SYNTHETIC LAs of tests/four_las.py.
+
+A, B, C, D have populations 100k, 200k, 300k, 400k and need factor 1, so with one stream
+``core`` of £1,000 a year open to all, the published allocation is exactly £100 / £200 / £300
+/ £400 every year. The framework's own checks (locked years, exact budgets, ``no_fall``, every
+rule) are each shown failing on a bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from allocator.errors import ConfigError, SolverError
+from four_las import YEARS, four_las
+
+ROOT = Path(__file__).resolve().parents[1]
+COLS = [f"core_{y.replace('-', '_')}" for y in YEARS]
+Y1, Y2, Y3 = COLS
+
+
+def synthetic_config(**allocation: object):  # type: ignore[no-untyped-def]
+    """The default config with the SYNTHETIC one-stream allocation in place of the grant's."""
+    from allocator.config import config_from_dict, read_config_document
+
+    doc = read_config_document(ROOT / "configs" / "ssmtrg-2022-25.yaml")
+    doc["name"] = "synthetic-four-las"
+    doc["allocation"] = {"years": YEARS, "solver": {"name": "highs"},
+                         "streams": {"core": {"budget": dict.fromkeys(YEARS, 1000),
+                                              "eligible": "all"}}, **allocation}
+    return config_from_dict(doc)
+
+
+def fake_areas(corrections, waves=None, waves_config=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """The problem areas of the SYNTHETIC LAs with the corrections applied (need factor 1)."""
+    from allocator.ledger.areas import apply_corrections
+
+    frame = apply_corrections(four_las(), corrections)
+    if waves is not None:
+        frame["wave"] = frame["code"].map(waves)
+    return frame
+
+
+def make_parent(tmp: Path, cfg) -> Path:  # type: ignore[no-untyped-def]
+    """A version 1 folder: the SYNTHETIC allocation solved by the run's problem, its config
+    and a manifest."""
+    from allocator.allocate import AllocationProblem
+    from allocator.ledger.solve import recompute_totals
+    from allocator.ledger.write import write_commented_csv
+    from allocator.provenance import Manifest
+
+    run = tmp / "v1"
+    run.mkdir(parents=True)
+    areas = four_las()
+    problem = AllocationProblem.from_config(cfg.allocation, areas, explain_marginal=False).solve()
+    table = problem.allocation_.assign(pop_all=areas["pop_all"].to_numpy())
+    table = recompute_totals(table, ["core"], YEARS)
+    write_commented_csv(table, run / "allocation.csv", ["SYNTHETIC run",
+                                                        "Source: SYNTHETIC four LAs (invented)"])
+    (run / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+    manifest = Manifest(config_name=cfg.name, config_hash=cfg.hash(), run_hash="ab" * 32,
+                        seed=None, inputs={}, outputs={}, versions={}, solver={},
+                        config=cfg.canonical())
+    (run / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    return run
+
+
+def amend(tmp: Path, changes: list[dict], cfg=None, **keys: object):  # type: ignore[no-untyped-def]
+    """Build the next version of a fresh SYNTHETIC run; returns (published, amended)."""
+    from allocator.ledger.api import build_version
+    from allocator.ledger.version import read_version
+
+    parent = read_version(make_parent(tmp, cfg or synthetic_config()))
+    doc = {"parent": "ab" * 32, "name": "t", "reason": "hand-worked", **keys, "changes": changes}
+    doc.setdefault("effective", "2023-06-01") if "years" not in doc else None
+    path = tmp / "amendment.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    built = build_version(parent, path, parent_dir="../v1", areas=fake_areas)
+    return parent.allocation.set_index("code"), built
+
+
+def pounds(built, col: str) -> list[int]:  # type: ignore[no-untyped-def]
+    return built.allocation.set_index("code")[col].tolist()
+
+
+def test_published_synthetic_allocation(tmp_path: Path) -> None:
+    pub, _ = amend(tmp_path, [{"kind": "claw_back", "stream": "core", "year": "2023-24",
+                               "amounts": {"A": 1}, "to": "centre"}])
+    for col in COLS:
+        assert pub[col].tolist() == [100, 200, 300, 400]
+
+
+def test_reallocate_by_hand(tmp_path: Path) -> None:
+    # 2023-24: A returns £40 -> A fixed at £60; £940 shared by B, C, D pro rata to their targets
+    # 200 : 300 : 400 (sum 900): 208.89, 313.33, 417.78 -> 208, 313, 417 (= 938) and the two
+    # pounds left go to the largest remainders, B (.89) and D (.78): 209, 313, 418.
+    _, built = amend(tmp_path, [{"kind": "reallocate", "stream": "core", "year": "2023-24",
+                                 "returned": {"A": 40}, "no_fall": True}])
+    assert pounds(built, Y2) == [60, 209, 313, 418]
+    assert pounds(built, Y1) == [100, 200, 300, 400] and pounds(built, Y3) == [100, 200, 300, 400]
+    assert sum(pounds(built, Y2)) == 1000
+    led = built.ledger.set_index("code")
+    assert led["amendment"].to_dict() == {"E06000001": -40, "E06000002": 9, "E06000003": 13,
+                                          "E06000004": 18}
+    assert set(led["reason"]) == {"hand-worked"}
+
+
+def test_claw_back_to_centre_by_hand(tmp_path: Path) -> None:
+    _, built = amend(tmp_path, [{"kind": "claw_back", "stream": "core", "year": "2024-25",
+                                 "amounts": {"B": 50, "E06000004": 25}, "to": "centre"}])
+    assert pounds(built, Y3) == [100, 150, 300, 375]
+    assert built.budgets_after[("core", "2024-25")] == 1000 - 75
+    assert built.info["budget_change"] == {Y3: -75}
+
+
+def test_claw_back_to_reallocate_by_hand(tmp_path: Path) -> None:
+    # 2024-25: C gives back £30 -> C fixed at £270; £730 shared by A, B, D pro rata to 100 : 200
+    # : 400: 104.29, 208.57, 417.14 -> 104, 208, 417 (= 729) + £1 to B (.57): 104, 209, 417.
+    _, built = amend(tmp_path, [{"kind": "claw_back", "stream": "core", "year": "2024-25",
+                                 "amounts": {"C": 30}, "to": "reallocate"}])
+    assert pounds(built, Y3) == [104, 209, 270, 417]
+    assert built.budgets_after[("core", "2024-25")] == 1000
+
+
+@pytest.mark.parametrize(("policy", "y2", "y3", "budget"), [
+    # A's population corrected 100k -> 200k: shares 2:2:3:4 of 11, targets 181.82, 181.82,
+    # 272.73, 363.64 -> 181, 181, 272, 363 (= 997) + £1 each to A, B (.82) and C (.73).
+    ("resolve_all", [182, 182, 273, 363], [182, 182, 273, 363], 1000),
+    # effective 2023-06-01: 2023-24 is under way and kept; only 2024-25 is re-solved.
+    ("future_years", [100, 200, 300, 400], [182, 182, 273, 363], 1000),
+    # the larger of published and corrected: 182, 200, 300, 400; the centre tops up £82.
+    ("no_worse_off", [182, 200, 300, 400], [182, 200, 300, 400], 1082),
+])
+def test_correct_by_hand(tmp_path: Path, policy: str, y2: list[int], y3: list[int],
+                         budget: int) -> None:
+    _, built = amend(tmp_path, [{"kind": "correct", "policy": policy,
+                                 "values": [{"la": "A", "indicator": "pop_all", "value": 200_000}]}])
+    assert pounds(built, Y1) == [100, 200, 300, 400]  # 2022-23 ended before 2023-06-01: locked
+    assert pounds(built, Y2) == y2 and pounds(built, Y3) == y3
+    assert built.budgets_after[("core", "2024-25")] == budget
+    assert built.info["corrections"] == [{"code": "E06000001", "indicator": "pop_all",
+                                          "value": 200_000.0, "was": 100_000.0}]
+
+
+def test_a_locked_year_is_refused_and_unlock_allows_it(tmp_path: Path) -> None:
+    change = {"kind": "reallocate", "stream": "core", "year": "2022-23", "returned": {"A": 40}}
+    with pytest.raises(ConfigError, match=r"'changes\[0\]\.year': 2022-23 is locked"):
+        amend(tmp_path / "a", [change])
+    _, built = amend(tmp_path / "b", [change], unlock=["2022-23"])
+    assert pounds(built, Y1) == [60, 209, 313, 418]
+
+
+def test_years_list_locks_the_rest(tmp_path: Path) -> None:
+    change = {"kind": "claw_back", "stream": "core", "year": "2024-25", "amounts": {"A": 1},
+              "to": "centre"}
+    with pytest.raises(ConfigError, match="2024-25 is locked"):
+        amend(tmp_path, [change], years=["2023-24"])
+
+
+def test_claw_back_below_a_floor_is_explained(tmp_path: Path) -> None:
+    cfg = synthetic_config(floors=[{"kind": "fixed", "amount": 180}])
+    with pytest.raises(ConfigError, match=r"'changes\[0\]\.amounts': taking £50 from B in core "
+                                          r"2024-25 breaks the run's rules: floor"):
+        amend(tmp_path, [{"kind": "claw_back", "stream": "core", "year": "2024-25",
+                          "amounts": {"B": 50}, "to": "centre"}], cfg=cfg)
+
+
+def test_unknown_indicator_and_bad_policy_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'changes\[0\]\.values\[0\]\.indicator': 'nope'"):
+        amend(tmp_path / "a", [{"kind": "correct", "policy": "resolve_all",
+                                "values": [{"la": "A", "indicator": "nope", "value": 1}]}])
+    with pytest.raises(ConfigError, match="future_years needs the amendment's 'effective'"):
+        amend(tmp_path / "b", [{"kind": "correct", "policy": "future_years",
+                                "values": [{"la": "A", "indicator": "pop_all", "value": 1}]}],
+              years=["2024-25"])
+
+
+# ---- the framework's checks, each shown failing -------------------------------------------
+
+def _frame(values: dict[str, list[int]]) -> pd.DataFrame:
+    return pd.DataFrame({"code": ["A", "B"], **values})
+
+
+def test_check_locked_fails_on_a_changed_locked_year() -> None:
+    from allocator.ledger.api import check_locked
+
+    a, b = _frame({Y1: [1, 2]}), _frame({Y1: [1, 3]})
+    check_locked(a, a, ["core"], ["2022-23"])
+    with pytest.raises(SolverError, match="changed a locked year: B core_2022_23"):
+        check_locked(a, b, ["core"], ["2022-23"])
+
+
+def test_check_budgets_fails_when_a_pound_is_lost() -> None:
+    from allocator.ledger.api import check_budgets
+
+    key = ("core", "2022-23")
+    check_budgets({key: 1000}, {key: 925}, {key: -75})
+    with pytest.raises(SolverError, match="does not sum to its budget"):
+        check_budgets({key: 1000}, {key: 924}, {key: -75})
+
+
+def test_check_lower_fails_below_the_published_amount() -> None:
+    from allocator.ledger.api import check_lower
+
+    frame = _frame({Y1: [100, 199]})
+    check_lower(frame, {("B", "core", "2022-23"): 199})
+    with pytest.raises(SolverError, match="no_fall broken: B core_2022_23"):
+        check_lower(frame, {("B", "core", "2022-23"): 200})
+
+
+def test_verify_rules_fails_on_a_broken_cap() -> None:
+    from allocator.ledger.solve import recompute_totals, verify_rules
+
+    cfg = synthetic_config(caps=[{"share_of_stream": 0.4}])
+    table = recompute_totals(four_las().assign(**{c: [100, 200, 300, 400] for c in COLS}),
+                             ["core"], YEARS)
+    verify_rules(cfg, four_las(), table)
+    bad = table.assign(**{Y2: [90, 200, 300, 410]})
+    with pytest.raises(SolverError, match="cap"):
+        verify_rules(cfg, four_las(), bad)
+
+
+def test_a_kind_registers_by_name() -> None:
+    from allocator.ledger import KINDS, Kind, register
+    from allocator.ledger.schema import load_kinds
+
+    assert {"reallocate", "claw_back", "correct"} <= set(load_kinds())
+
+    class Twin(Kind):
+        name = "reallocate"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register(Twin)
+    assert KINDS["reallocate"] is not Twin
