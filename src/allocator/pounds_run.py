@@ -53,6 +53,7 @@ def pounds_uncertainty(
     from .pounds import PoundsUncertainty
     from .pounds.config import PoundsUncertaintyConfig
     from .provenance import MANIFEST_NAME, Manifest, sha256_file
+    from .report.caveats import la_names, plain_caveats
     from .report.map import MapMeta
     from .report.pounds import RunInfo, write_pounds_dir
     from .report.publication import short_sources
@@ -89,7 +90,8 @@ def pounds_uncertainty(
                if line.startswith("# Source: ")]
     meta = MapMeta(config_name=cfg.name, config_hash=manifest.config_hash,
                    streams=list(cfg.allocation.streams), years=cfg.allocation.resolved_years(),
-                   sources=sources, notes=list(manifest.data_notes),
+                   sources=sources,
+                   notes=plain_caveats(manifest.data_notes, la_names(published)),
                    source_line=short_sources(areas.sources, str(cfg.data.deaths_period or "")),
                    title=cfg.title or "Drug treatment grant: allocation to local authorities")
     geometry = None

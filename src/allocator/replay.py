@@ -173,6 +173,7 @@ def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]
     import geopandas as gpd
 
     from .config import config_from_dict, read_config_document
+    from .report.caveats import la_names, plain_caveats
     from .report.map import MapMeta
 
     gpkg = run_dir / "allocation.gpkg"
@@ -187,7 +188,7 @@ def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]
         streams=list(cfg.allocation.streams),
         years=cfg.allocation.resolved_years(),
         sources=[line.removeprefix("# Source: ").strip() for line in _header_lines(run_dir / "allocation.csv") if line.startswith("# Source: ")],
-        notes=list(manifest.data_notes),
+        notes=plain_caveats(manifest.data_notes, la_names(frame)),
     )
     return frame, meta
 

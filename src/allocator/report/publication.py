@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .caveats import LICENCE, plain_caveats
+from .caveats import LICENCE, la_names, plain_caveats
 
 if TYPE_CHECKING:
     from ..config import RunConfig
@@ -202,7 +202,7 @@ def publication(result: RunResult) -> Publication:
         budgets={s: dict(sc.budget) for s, sc in cfg.allocation.streams.items()},
         method=method_lines(cfg, used),
         sources=result.sources(),
-        caveats=plain_caveats(result.notes),
+        caveats=plain_caveats(result.notes, la_names(result.allocation)),
         description=" ".join((cfg.description or "").split()),
         source_line=short_sources(result.areas.sources, str(cfg.data.deaths_period or "")),
     )

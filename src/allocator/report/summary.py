@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..columns import PER_HEAD, POPULATION, TOTAL, money_column, stream_label, total_column
+from .caveats import la_names, plain_flag
 from .checks_text import check_rows, readable
 
 __all__ = ["render_summary", "money_columns"]
@@ -252,8 +253,10 @@ def render_summary(
     if flags is None or flags.empty:
         out.append("None.")
     else:
+        names = la_names(allocation)
         for r in flags.sort_values(["column", "code"]).itertuples():
-            out.append(f"- {r.name} ({r.code}), {readable(r.column)}: {readable(r.flag)}")
+            out.append(f"- {r.name} ({r.code}), {readable(r.column)}: "
+                       f"{readable(plain_flag(r.flag, names))}")
     out.append("")
 
     from ..allocate.crosscheck import describe

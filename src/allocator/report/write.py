@@ -16,7 +16,7 @@ from ..paths import HEX_CARTOGRAM
 from ..provenance import MANIFEST_NAME, Manifest, collect_versions, hash_tree
 from ..rundir import atomic_run_dir
 from . import calibrate
-from .caveats import LICENCE, plain_caveats
+from .caveats import LICENCE, la_names, plain_caveats
 from .checks_text import rule_lines, tidy_numbers
 from .evaluation import evaluation_table
 from .frames import decile_rollup, published_allocation, region_rollup, wave_rollup
@@ -37,7 +37,7 @@ def provenance_lines(result: RunResult) -> list[str]:
         f"run hash {result.run_hash[:16]})",
     ]
     lines += [f"Source: {s}" for s in result.sources()]
-    lines += [f"Caveat: {n}" for n in plain_caveats(result.notes)]
+    lines += [f"Caveat: {n}" for n in plain_caveats(result.notes, la_names(result.allocation))]
     lines.append(f"Licence: {LICENCE}")
     return lines
 
@@ -141,7 +141,7 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             wave_labels=list(cfg.waves.labels),
             checks=result.checks,
             sources=result.sources(),
-            notes=plain_caveats(result.notes),
+            notes=pub.caveats,
             flags=result.areas.flags,
             solver=result.solver,
             attribution=LICENCE,
