@@ -20,7 +20,10 @@ ratio is computed from runs made side by side in this one invocation:
    size;
 4. ``map.html`` for the 152 LAs: size and time to write;
 5. need index + waves + 1,000 Monte Carlo draws over 33,755 SYNTHETIC areas, with one and with
-   two threads (``n_jobs``), and peak memory.
+   two threads (``n_jobs``), and peak memory;
+9. ``--only upounds``: the pounds Monte Carlo (1,000 full draws through the LP on 1 and 2
+   processes, the attribution in pounds, a Dask LocalCluster with 1 and 2 workers, warm vs cold
+   HiGHS starts, the sketch's memory), see :mod:`pounds_bench`.
 
 ``--json PATH`` saves the raw numbers and ``--markdown PATH`` the table as Markdown.
 """
@@ -622,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
                     "100 draws at scale (targets are not judged)")
     ap.add_argument("--repeat", type=int, default=None, help="runs per figure (default 3, quick 1)")
     ap.add_argument("--only", default="e2e,mc,lp,map,scale",
-                    help="comma-separated sections to run: e2e, mc, lp, map, scale")
+                    help="comma-separated sections to run: e2e, mc, lp, map, scale, upounds "
+                    "(not in the default set)")
     ap.add_argument("--sizes", default=None, help="LP sizes, e.g. 152,1000 (default all four)")
     ap.add_argument("--loop-cap", type=int, default=33_755,
                     help="largest LP size at which the PuLP loop builder is run (default all)")
@@ -650,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = sections - {"e2e", "mc", "lp", "map", "scale"}
+    unknown = sections - {"e2e", "mc", "lp", "map", "scale", "upounds"}
     if unknown:
         raise SystemExit(f"unknown section(s) {sorted(unknown)}")
     sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
@@ -682,6 +686,16 @@ def main(argv: list[str] | None = None) -> int:
         draws = 100 if args.quick else 1_000
         r, raw["scale"] = bench_scale(33_755, draws, repeat, args.quick)
         rows += r
+    if "upounds" in sections:
+        from allocator.config import load_config
+        from allocator.pipeline import prepare
+        from pounds_bench import bench_pounds
+
+        log("upounds: the pounds Monte Carlo on the default config")
+        pcfg = load_config(CONFIG)
+        root, pareas = prepare(pcfg)
+        r_dicts, raw["upounds"] = bench_pounds(pcfg, pareas.frame, root, repeat, args.quick, log)
+        rows += [Row(**d) for d in r_dicts]
     raw["elapsed_s"] = time.perf_counter() - start
 
     header = (f"allocator benchmarks{' (QUICK: targets not judged)' if args.quick else ''} - "

@@ -98,6 +98,8 @@ def setup_run() -> Path:
     import shutil
 
     shutil.rmtree(new[0], ignore_errors=True)
+    for extra in outputs.glob(f"{new[0].name}-pounds-*"):  # `allocator uncertainty RUN` beside it
+        shutil.rmtree(extra, ignore_errors=True)
 
 
 @needs_data
@@ -133,7 +135,8 @@ def test_readme_command_list_runs(setup_run: Path, tmp_path: Path, monkeypatch: 
         assert res.exit_code == 0, (line, res.output)
         ran.append(args[0])
     assert (tmp_path / "cmp.html").is_file()
-    assert {"run", "validate", "replay", "diff", "explain", "map", "data"} <= set(ran)
+    assert {"run", "validate", "replay", "diff", "explain", "map", "data", "uncertainty"} <= set(ran)
+    assert list(setup_run.parent.glob(f"{setup_run.name}-pounds-200/pounds_uncertainty.csv"))
 
 
 @needs_data

@@ -43,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "explain_la": "allocator.replay",
     "compare_map": "allocator.replay",
     "check_data": "allocator.data",
+    "PoundsUncertainty": "allocator.pounds.estimator",
+    "pounds_uncertainty": "allocator.pounds_run",
     "amend": "allocator.ledger.api",
     "history": "allocator.ledger.chain",
     "replay_chain": "allocator.ledger.chain",
@@ -77,6 +79,8 @@ __all__ = [
     "history",
     "replay_chain",
     "History",
+    "PoundsUncertainty",
+    "pounds_uncertainty",
     "AllocatorError",
     "ConfigError",
     "DataError",
@@ -101,6 +105,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .ledger.api import amend
     from .ledger.chain import History, history, replay_chain
     from .pipeline import RunResult, run, validate
+    from .pounds.estimator import PoundsUncertainty
+    from .pounds_run import pounds_uncertainty
     from .replay import ReplayReport, RunDiff, compare_map, diff_runs, explain_la
     from .replay import replay as replay_run
 

@@ -178,16 +178,20 @@ def basis_values(areas: pd.DataFrame, basis: str) -> np.ndarray:
     return target_basis(areas, TargetConfig(basis=basis))  # type: ignore[arg-type]
 
 
-def build_layout(config: AllocationConfig, areas: pd.DataFrame, base_dir: Path | None = None
-                 ) -> Layout:
+def build_layout(config: AllocationConfig, areas: pd.DataFrame, base_dir: Path | None = None,
+                 *, checked: bool = False) -> Layout:
     """Build the cells and their targets (need share x stream-year budget).
+
+    ``checked=True`` skips :func:`check_areas` for a table that already passed it (the pounds
+    Monte Carlo checks the table once and then changes only ``need_factor`` and ``wave``,
+    which it checks itself).
 
     Raises
     ------
     DataError
         When a stream-year's target basis sums to zero over its eligible LAs.
     """
-    areas = check_areas(areas)
+    areas = areas if checked else check_areas(areas)
     years = config.resolved_years()
     streams = list(config.streams)
     elig = eligibility(config, areas, base_dir)

@@ -18,6 +18,7 @@ areas, HiGHS's presolve took most of the solve time and removed nothing the simp
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from importlib import metadata
 
@@ -46,8 +47,9 @@ PRESOLVE = "off"
 TOLERANCE = 1e-9
 
 
+@functools.cache
 def solver_version(name: str) -> str:
-    """Package versions of the solver used."""
+    """Package versions of the solver used (looked up once per process)."""
     try:
         if name == "highs":
             return f"HiGHS (highspy {metadata.version('highspy')}), sparse model passed directly"

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..allocate.cells import build_layout
+from ..allocate.cells import build_layout, check_areas
 from ..allocate.config import AllocationConfig
 from ..allocate.constraints import build_groups
 from ..allocate.lp import build_matrix, cell_units
@@ -118,7 +118,10 @@ class DrawContext:
             self.index, uncertainty_config, waves_config, index_config
         )
         plain = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-        self.areas = plain.sort_values("code", kind="mergesort").reset_index(drop=True)
+        nf, waves = self.published_need_and_waves()
+        plain = plain.sort_values("code", kind="mergesort").reset_index(drop=True)
+        # checked once here; per draw only need_factor and wave change (checked in allocate)
+        self.areas = check_areas(plain.assign(need_factor=nf, wave=waves))
         self.codes = self.index.areas_["code"].astype(str).to_numpy()
         if list(self.areas["code"].astype(str)) != list(self.codes):  # pragma: no cover
             raise AllocatorError("the areas table and the need index list different LAs")
@@ -177,11 +180,15 @@ class DrawContext:
         Never raises for a draw that cannot be allocated: the outcome says why.
         """
         cfg = config if config is not None else self.allocation_config
+        need = np.asarray(need, dtype=float)
+        waves = np.asarray(waves, dtype=np.int64)
+        if not (np.isfinite(need).all() and (need >= 0).all() and (waves >= 1).all()):
+            return DrawOutcome(FAILED, None, "need factor or wave out of range", waves)
         areas = self.areas.copy()
         areas["need_factor"] = need
         areas["wave"] = waves
         try:
-            layout = build_layout(cfg, areas, self.base_dir)
+            layout = build_layout(cfg, areas, self.base_dir, checked=True)
             groups = build_groups(layout, cfg, self.base_dir)
             presolve(layout, groups, cfg)
             scaled = pro_rata_targets(layout, groups)

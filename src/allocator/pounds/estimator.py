@@ -83,6 +83,9 @@ class PoundsUncertainty:
     p_wave_ : ndarray, shape (L, W)
         Share of draws putting each LA in each wave.
     elapsed_, cpu_seconds_ : float
+        Wall and CPU seconds of :meth:`fit` in this process.
+    worker_cpu_seconds_ : float
+        CPU seconds the tasks took where they ran (this process, pool workers or the cluster).
     where_ : str
         Where the draws ran.
     notes_ : list of str
@@ -167,25 +170,36 @@ class PoundsUncertainty:
         design_out = np.full((n_design, spec.published.size), -1, dtype=np.int64)
         wave_counts = np.zeros((len(ctx.codes), len(ctx.setup.sizes)), dtype=np.int64)
         failures: dict[str, int] = {}
+        pending: list[PoundsSketch] = []
         listed: list[tuple[int, str, str]] = []
 
-        def on_result(task: Task, result: Any) -> None:
+        worker_cpu = [0.0]
+
+        def on_result(task: Task, answer: Any) -> None:
             kind, lo, hi = task
+            result, cpu = answer
+            worker_cpu[0] += cpu
             if kind == "design":
                 design_out[lo:hi] = result
                 return
             part, failed, waves = result
-            sketch.merge(part)
+            pending.append(part)
+            if sum(p.keys.size for p in pending) > max(sketch.keys.size, 1 << 16):
+                sketch.merge(*pending)  # in batches: one sort per batch, not per task
+                pending.clear()
             for w in range(wave_counts.shape[1]):
                 wave_counts[:, w] += (waves == w + 1).sum(axis=0)
             for item in failed:
                 failures[item[1]] = failures.get(item[1], 0) + 1
                 listed.append(item)
+            if len(listed) > 2 * MAX_LISTED:  # memory bound: keep the lowest draw indices
+                listed[:] = sorted(listed)[:MAX_LISTED]
 
         todo = tasks(self.n_draws, self.chunk_size, n_design)
         with _bar(self.progress, self.n_draws + n_design) as bar:
             self.where_ = run_tasks(spec, todo, n_jobs=self.n_jobs, scheduler=self.scheduler,
                                     on_result=on_result, progress=bar.update)
+        sketch.merge(*pending)
         self.draws_ok_ = sketch.n
         self.failures_ = dict(sorted(failures.items()))
         self.failed_draws_ = sorted(listed)[:MAX_LISTED]
@@ -207,6 +221,7 @@ class PoundsUncertainty:
         self.results_ = self.results_.iloc[order].reset_index(drop=True)
         self.elapsed_ = time.perf_counter() - start
         self.cpu_seconds_ = time.process_time() - cpu0
+        self.worker_cpu_seconds_ = worker_cpu[0]
         self.notes_ = self._notes(ctx, seed)
         return self
 

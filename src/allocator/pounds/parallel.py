@@ -91,7 +91,20 @@ def tasks(n_draws: int, chunk: int, design_rows: int = 0) -> list[Task]:
 
 
 def work(spec: WorkSpec, task: Task) -> tuple[Task, Any]:
-    """Answer one task (see the module docstring)."""
+    """Answer one task (see the module docstring); the answer carries the worker's CPU seconds.
+
+    Returns
+    -------
+    task, (result, cpu_seconds)
+    """
+    import time
+
+    cpu = time.process_time()
+    task, result = _answer(spec, task)
+    return task, (result, time.process_time() - cpu)
+
+
+def _answer(spec: WorkSpec, task: Task) -> tuple[Task, Any]:
     kind, lo, hi = task
     ctx = context(spec)
     if kind == "draws":
@@ -162,6 +175,8 @@ def run_tasks(spec: WorkSpec, todo: list[Task], *, n_jobs: int = 1, scheduler: A
         Address of a Dask scheduler (``tcp://host:8786``) or a connected client.
     progress : callable, optional
         Called with the number of draws (or design rows) each finished task covered.
+
+    ``on_result(task, (result, cpu_seconds))`` gets each answer of :func:`work`.
 
     Returns
     -------

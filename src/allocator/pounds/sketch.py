@@ -95,27 +95,40 @@ class PoundsSketch:
         self.n += m
         return self
 
-    def merge(self, other: PoundsSketch) -> PoundsSketch:
-        """Add ``other``'s counts (same cells, share and edges) to this sketch."""
-        if other.n_cells != self.n_cells or other.share != self.share or \
-                not np.array_equal(other.edges, self.edges):
-            raise ValueError("sketches of different cells, shares or bins cannot be merged")
-        self._merge(other.keys, other.counts, other.lo, other.hi)
-        self.below += other.below
-        self.total += other.total
-        self.n += other.n
+    def merge(self, *others: PoundsSketch) -> PoundsSketch:
+        """Add the counts of ``others`` (same cells, share and edges) to this sketch.
+
+        Merging several at once costs one sort of all their entries (cheaper than one merge
+        each when this sketch is large).
+        """
+        for other in others:
+            if other.n_cells != self.n_cells or other.share != self.share or \
+                    not np.array_equal(other.edges, self.edges):
+                raise ValueError("sketches of different cells, shares or bins cannot be merged")
+        if not others:
+            return self
+        self._merge(np.concatenate([o.keys for o in others]),
+                    np.concatenate([o.counts for o in others]),
+                    np.concatenate([o.lo for o in others]),
+                    np.concatenate([o.hi for o in others]))
+        for other in others:
+            self.below += other.below
+            self.total += other.total
+            self.n += other.n
         return self
 
     def _merge(self, keys: IntArray, counts: IntArray, lo: IntArray, hi: IntArray) -> None:
         k = np.concatenate([self.keys, keys])
-        uniq, inv = np.unique(k, return_inverse=True)
-        c = np.zeros(uniq.size, dtype=np.int64)
-        np.add.at(c, inv, np.concatenate([self.counts, counts]))
-        mn = np.full(uniq.size, np.iinfo(np.int64).max)
-        np.minimum.at(mn, inv, np.concatenate([self.lo, lo]))
-        mx = np.full(uniq.size, -1, dtype=np.int64)
-        np.maximum.at(mx, inv, np.concatenate([self.hi, hi]))
-        self.keys, self.counts, self.lo, self.hi = uniq, c, mn, mx
+        order = np.argsort(k, kind="stable")
+        k = k[order]
+        start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        c = np.concatenate([self.counts, counts])[order]
+        mn = np.concatenate([self.lo, lo])[order]
+        mx = np.concatenate([self.hi, hi])[order]
+        self.keys = k[start]
+        self.counts = np.add.reduceat(c, start) if k.size else c
+        self.lo = np.minimum.reduceat(mn, start) if k.size else mn
+        self.hi = np.maximum.reduceat(mx, start) if k.size else mx
 
     def quantiles(self, q: list[float]) -> IntArray:
         """Per cell, the ``inverted_cdf`` quantiles ``q`` (shape (len(q), C)).
