@@ -231,3 +231,42 @@ def test_one_two_four_workers_and_a_dask_cluster_give_identical_bytes(
     assert (table["p95"] > table["p05"]).any()
     other = PoundsUncertainty(random_state=99, **kw).fit(cfg, frame)
     assert _csv_bytes(other, tmp_path, "other.csv") != first
+
+
+def test_target_elasticity_drawn_per_draw_by_hand() -> None:
+    """SYNTHETIC: only the elasticity varies (no noise, fixed weights and methods), so in year 2
+    every LA's share is pop x need ** e over the sum, computable by hand for each draw."""
+    from allocator.pounds.draw import with_elasticity
+
+    cfg = four_la_config()
+    doc = cfg.canonical()
+    doc["uncertainty"].update({"relative_error": 0.0, "weight_concentration": 0.0,
+                               "normalise_choices": None})
+    doc["index"]["need_factor"] = {"low": 0.5, "high": 1.5}
+    doc["allocation"]["target"] = {"basis": "need_weighted_population", "elasticity": 1.0}
+    cfg = config_from_dict(doc)
+    est = PoundsUncertainty(n_draws=40, sobol_samples=4, elasticity=(0.0, 3.0),
+                            progress=False).fit(cfg, four_la_frame())
+    assert est.draws_ok_ == 40
+    ctx = DrawContext(cfg.index, cfg.uncertainty, cfg.waves, cfg.allocation, four_la_frame(),
+                      elasticity=(0.0, 3.0))
+    e = ctx.elasticities(range(40))
+    assert e is not None and min(e) >= 0 and max(e) < 3 and len(set(e)) == 40
+    need, _ = ctx.published_need_and_waves()
+    pop = four_las()["pop_all"].to_numpy(float)
+    shares = np.array([pop * need**x / (pop * need**x).sum() for x in e])  # (draws, LAs)
+    res = est.results_.set_index(["code", "stream", "year"])
+    for i, code in enumerate(four_las()["code"]):
+        amounts = np.sort(600 * shares[:, i])
+        lo, hi = res.loc[(code, "place", "2023-24"), ["p05", "p95"]]
+        # whole pounds: within a pound of the hand-worked 5th and 95th percentiles
+        k05, k95 = np.quantile(np.arange(40), [0.05, 0.95], method="inverted_cdf").astype(int)
+        assert abs(lo - amounts[k05]) <= 1 and abs(hi - amounts[k95]) <= 1
+    assert est.attribution_ is not None
+    top = est.attribution_.set_index("factor")["ST"]
+    assert top.idxmax() == "target elasticity"
+    # the range must make sense, and some target must have an elasticity
+    with pytest.raises(Exception, match="need_weighted_population"):
+        PoundsUncertainty(n_draws=2, elasticity=(0.0, 1.0), progress=False).fit(
+            four_la_config(), four_la_frame())
+    assert with_elasticity(cfg.allocation, 2.5).target.elasticity == 2.5

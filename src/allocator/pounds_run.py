@@ -80,6 +80,7 @@ def pounds_uncertainty(
         sobol_samples=sec.sobol_samples if sobol_samples is None else sobol_samples,
         chunk_size=sec.chunk_size,
         progress=progress,
+        elasticity=sec.elasticity,
     )
     est._check_params()
     root, areas = prepare(cfg, data_dir)

@@ -10,7 +10,7 @@ options override them.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .._model import Sourced
 
@@ -35,6 +35,9 @@ class PoundsUncertaintyConfig(Sourced):
         Draws per task (speed only).
     seed : int, optional
         Default: ``uncertainty.seed``.
+    elasticity : [float, float], optional
+        Also draw the elasticity of every ``need_weighted_population`` target uniformly from
+        this range (0 to 10), one value per draw; an error when no target uses that basis.
     """
 
     draws: int = Field(default=1000, ge=1, le=MAX_POUNDS_DRAWS)
@@ -43,6 +46,13 @@ class PoundsUncertaintyConfig(Sourced):
     sobol_samples: int = Field(default=64, ge=0, le=65_536)
     chunk_size: int = Field(default=25, ge=1, le=100_000)
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    elasticity: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> PoundsUncertaintyConfig:
+        if self.elasticity is not None and not 0 <= self.elasticity[0] <= self.elasticity[1] <= 10:
+            raise ValueError("elasticity must be [low, high] with 0 <= low <= high <= 10")
+        return self
 
 
 __all__ = ["PoundsUncertaintyConfig"]

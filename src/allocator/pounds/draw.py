@@ -96,6 +96,9 @@ class DrawContext:
         The run's areas table (as :func:`allocator.pipeline.prepare` loads it).
     base_dir : path, optional
         Folder relative floor and eligibility files are read from (the data directory).
+    elasticity : (float, float), optional
+        Draw the elasticity of every ``need_weighted_population`` target uniformly from this
+        range, one value per draw (:mod:`allocator.allocate.targets`).
     """
 
     def __init__(
@@ -106,12 +109,16 @@ class DrawContext:
         allocation_config: AllocationConfig,
         frame: pd.DataFrame,
         base_dir: str | Path | None = None,
+        elasticity: tuple[float, float] | None = None,
     ) -> None:
         self.index_config = index_config
         self.uncertainty_config = uncertainty_config
         self.waves_config = waves_config
         self.allocation_config = allocation_config
         self.base_dir = None if base_dir is None else Path(base_dir)
+        self.elasticity = elasticity
+        if elasticity is not None:
+            check_elasticity(allocation_config, elasticity)
         self.index = NeedIndex(index_config, tie_break=waves_config.tie_break).fit(frame)
         self.setup: MonteCarloSetup
         self.setup, self.notes = monte_carlo_setup(
@@ -215,22 +222,83 @@ class DrawContext:
         """Every broken rule of the whole pounds ``x_int`` (exact integer arithmetic)."""
         return check_cells(layout, groups, x_int)
 
+    def elasticities(self, draws: range) -> list[float] | None:
+        """Each draw's target elasticity (its own ``SeedSequence([seed, draw, 1])``), if drawn."""
+        if self.elasticity is None:
+            return None
+        seed = self.uncertainty_config.seed
+        u = [np.random.default_rng(np.random.SeedSequence([int(seed), int(i), 1])).random()
+             for i in draws]
+        return self.scale_elasticity(np.asarray(u, dtype=float))
+
+    def scale_elasticity(self, u: FloatArray) -> list[float]:
+        """Uniforms in [0, 1) mapped onto the elasticity range."""
+        assert self.elasticity is not None
+        lo, hi = self.elasticity
+        return [float(lo + (hi - lo) * x) for x in u]
+
+    def _allocate_all(self, need: FloatArray, waves: IntArray, elasticity: list[float] | None
+                      ) -> list[DrawOutcome]:
+        out = []
+        for j in range(need.shape[0]):
+            cfg = None if elasticity is None else with_elasticity(self.allocation_config,
+                                                                  elasticity[j])
+            out.append(self.allocate(need[j], waves[j], config=cfg))
+        return out
+
     def run_draws(self, draws: range) -> list[DrawOutcome]:
         """Carry draws ``draws`` (indices) to whole pounds, in order."""
         if len(draws) == 0:
             return []
         need, waves = self.need_and_waves(*self.inputs(draws))
-        return [self.allocate(need[j], waves[j]) for j in range(len(draws))]
+        return self._allocate_all(need, waves, self.elasticities(draws))
 
     def run_central(self) -> DrawOutcome:
         """The unperturbed draw: the published choices, which must give the run's allocation."""
         return self.allocate(*self.published_need_and_waves())
 
-    def run_inputs(self, inputs: tuple[FloatArray, FloatArray, IntArray, IntArray]
-                   ) -> list[DrawOutcome]:
+    def run_inputs(self, inputs: tuple[FloatArray, FloatArray, IntArray, IntArray],
+                   elasticity: list[float] | None = None) -> list[DrawOutcome]:
         """Carry given inputs (e.g. the rows of a Saltelli design) to whole pounds."""
         need, waves = self.need_and_waves(*inputs)
-        return [self.allocate(need[j], waves[j]) for j in range(need.shape[0])]
+        return self._allocate_all(need, waves, elasticity)
+
+
+def _nwp_targets(config: AllocationConfig) -> list[str]:
+    where = ["allocation.target"] if config.target.basis == "need_weighted_population" else []
+    where += [f"allocation.streams.{name}.target" for name, st in config.streams.items()
+              if st.target is not None and st.target.basis == "need_weighted_population"]
+    return where
+
+
+def check_elasticity(config: AllocationConfig, elasticity: tuple[float, float]) -> None:
+    """Raise ConfigError unless the range is valid and some target has an elasticity."""
+    from ..errors import ConfigError
+
+    lo, hi = elasticity
+    if not 0 <= lo <= hi <= 10:
+        raise ConfigError(f"pounds_uncertainty.elasticity: need 0 <= low <= high <= 10, got "
+                          f"[{lo:g}, {hi:g}]")
+    if not _nwp_targets(config):
+        raise ConfigError("pounds_uncertainty.elasticity draws the elasticity of a "
+                          "need_weighted_population target, but no stream uses one (set "
+                          "allocation.target.basis: need_weighted_population, or leave the "
+                          "elasticity out)")
+
+
+def with_elasticity(config: AllocationConfig, elasticity: float) -> AllocationConfig:
+    """``config`` with every ``need_weighted_population`` target's elasticity replaced."""
+    update: dict[str, Any] = {}
+    if config.target.basis == "need_weighted_population":
+        update["target"] = config.target.model_copy(update={"elasticity": elasticity})
+    streams = {}
+    for name, st in config.streams.items():
+        if st.target is not None and st.target.basis == "need_weighted_population":
+            st = st.model_copy(update={"target": st.target.model_copy(
+                update={"elasticity": elasticity})})
+        streams[name] = st
+    update["streams"] = streams
+    return config.model_copy(update=update)
 
 
 def cell_vector(pounds: IntArray) -> IntArray:
@@ -239,13 +307,14 @@ def cell_vector(pounds: IntArray) -> IntArray:
     return np.concatenate([pounds.ravel(), pounds.sum(axis=(0, 1))])
 
 
-def context_from_run_config(config: Any, frame: pd.DataFrame, base_dir: str | Path | None
-                            ) -> DrawContext:
+def context_from_run_config(config: Any, frame: pd.DataFrame, base_dir: str | Path | None,
+                            elasticity: tuple[float, float] | None = None) -> DrawContext:
     """A :class:`DrawContext` for a :class:`~allocator.config.RunConfig`."""
     ucfg = config.uncertainty
     if not ucfg.enabled:
         ucfg = ucfg.model_copy(update={"enabled": True})
-    return DrawContext(config.index, ucfg, config.waves, config.allocation, frame, base_dir)
+    return DrawContext(config.index, ucfg, config.waves, config.allocation, frame, base_dir,
+                       elasticity)
 
 
 __all__ = ["DrawContext", "DrawOutcome", "draw_seed", "context_from_run_config",

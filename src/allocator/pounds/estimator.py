@@ -58,10 +58,13 @@ class PoundsUncertainty:
         Base samples ``N`` of the Saltelli design for the attribution in pounds (0: none);
         ``N * (factors + 2)`` extra allocations.
     chunk_size : int
-        Draws per task (fixed by draw index, so results do not depend on it either way... but
-        it is part of nothing but speed).
+        Draws per task. Tasks are fixed by draw index and merged exactly, so results do not
+        depend on it (only speed and progress granularity do).
     progress : bool, optional
         A tqdm bar; ``None``: only when stderr is a terminal.
+    elasticity : (float, float), optional
+        Also draw the elasticity of the ``need_weighted_population`` target(s) uniformly from
+        this range (its own stream per draw; one more factor in the attribution).
 
     Attributes
     ----------
@@ -93,7 +96,8 @@ class PoundsUncertainty:
 
     def __init__(self, n_draws: int = 1000, random_state: int | None = None, n_jobs: int = 1,
                  scheduler: Any = None, share: float = 0.9, sobol_samples: int = 64,
-                 chunk_size: int = 25, progress: bool | None = None) -> None:
+                 chunk_size: int = 25, progress: bool | None = None,
+                 elasticity: tuple[float, float] | None = None) -> None:
         self.n_draws = n_draws
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -102,6 +106,7 @@ class PoundsUncertainty:
         self.sobol_samples = sobol_samples
         self.chunk_size = chunk_size
         self.progress = progress
+        self.elasticity = elasticity
 
     def _check_params(self) -> None:
         if not isinstance(self.n_draws, int) or not 1 <= self.n_draws <= 1_000_000:
@@ -147,7 +152,8 @@ class PoundsUncertainty:
         ucfg = config.uncertainty.model_copy(update={"enabled": True, "seed": seed})
         configs = (config.index, ucfg, config.waves, config.allocation)
         plain = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-        ctx = DrawContext(*configs, plain, base_dir)
+        ctx = DrawContext(*configs, plain, base_dir,
+                          None if self.elasticity is None else tuple(self.elasticity))
         central = ctx.run_central()
         if central.pounds is None:
             raise ConfigError("the unperturbed draw (the published choices) cannot be allocated: "
@@ -164,7 +170,7 @@ class PoundsUncertainty:
         design = self._design(ctx, seed) if self.sobol_samples else None
         spec = WorkSpec(uuid.uuid4().hex, configs, plain, None if base_dir is None else
                         str(base_dir), cell_vector(central.pounds), Fraction(str(self.share)),
-                        bin_edges(budget), design, inject_failure)
+                        bin_edges(budget), design, inject_failure, self.elasticity)
         sketch = PoundsSketch(spec.published, spec.share, spec.edges)
         n_design = 0 if design is None else design.shape[0]
         design_out = np.full((n_design, spec.published.size), -1, dtype=np.int64)
@@ -246,6 +252,12 @@ class PoundsUncertainty:
         from ..montecarlo.sobol import saltelli_design
 
         factors = [f for f in WaveSensitivity._factors(ctx.setup) if f.varied]
+        if ctx.elasticity is not None:  # one more factor, the design's last column
+            from ..montecarlo.sobol import Factor
+
+            lo, hi = ctx.elasticity
+            factors.append(Factor("target elasticity", 1,
+                                  f"target elasticity uniform in [{lo:g}, {hi:g}]"))
         design_ss, _ = np.random.SeedSequence(seed).spawn(2)
         d = saltelli_design([f.width for f in factors], self.sobol_samples,
                             np.random.default_rng(design_ss))
@@ -324,6 +336,9 @@ class PoundsUncertainty:
                + ")"),
             "the CBC cross-check of a run is not repeated per draw",
         ]
+        if self.elasticity is not None:
+            lo, hi = self.elasticity
+            notes.append(f"target elasticity drawn uniformly from [{lo:g}, {hi:g}] per draw")
         if self.attribution_ is not None:
             notes.append(
                 f"attribution in pounds: Saltelli design, N = {self.sobol_samples} "

@@ -53,6 +53,8 @@ class WorkSpec:
     edges : ndarray of int64
     design : ndarray or None
         The Saltelli design's uniforms, shape (runs, inputs) (``None``: no attribution).
+    elasticity : (float, float) or None
+        Range the target elasticity is drawn from (the design's last column when drawn).
     inject_failure : int or None
         Test hook: this draw's whole pounds are corrupted before the exact check, so the
         check must report it.
@@ -67,6 +69,7 @@ class WorkSpec:
     edges: np.ndarray
     design: np.ndarray | None = None
     inject_failure: int | None = None
+    elasticity: tuple[float, float] | None = None
 
 
 _CACHE: dict[str, DrawContext] = {}
@@ -78,7 +81,7 @@ def context(spec: WorkSpec) -> DrawContext:
     if ctx is None:
         _CACHE.clear()
         ctx = DrawContext(*spec.configs, spec.frame,
-                          None if spec.base_dir is None else Path(spec.base_dir))
+                          None if spec.base_dir is None else Path(spec.base_dir), spec.elasticity)
         _CACHE[spec.token] = ctx
     return ctx
 
@@ -123,8 +126,13 @@ def _answer(spec: WorkSpec, task: Task) -> tuple[Task, Any]:
 
         assert spec.design is not None
         factors = WaveSensitivity._factors(ctx.setup)
-        inputs = WaveSensitivity._inputs(ctx.setup, factors, spec.design[lo:hi])
-        outcomes = ctx.run_inputs(inputs)
+        u = spec.design[lo:hi]
+        if spec.elasticity is not None:  # the last column is the target elasticity
+            u, elasticity = u[:, :-1], ctx.scale_elasticity(u[:, -1])
+        else:
+            elasticity = None
+        inputs = WaveSensitivity._inputs(ctx.setup, factors, u)
+        outcomes = ctx.run_inputs(inputs, elasticity)
         values = np.full((hi - lo, spec.published.size), -1, dtype=np.int64)
         for j, o in enumerate(outcomes):
             if o.status == OK and o.pounds is not None:

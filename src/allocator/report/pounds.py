@@ -60,7 +60,9 @@ def method_lines(est: Any) -> list[str]:
     lines = [
         f"Pounds uncertainty of this run: {est.n_draws:,} Monte Carlo draws (seed "
         f"{est.random_state_}) of the same uncertain choices as the run's rank uncertainty "
-        "(indicator weights, normaliser, aggregator, noise on every indicator), each carried "
+        "(indicator weights, normaliser, aggregator, noise on every indicator"
+        + (", and the target elasticity drawn from {:g} to {:g}".format(*est.elasticity)
+           if getattr(est, "elasticity", None) is not None else "") + "), each carried "
         "through the need index, the waves, the targets, the staged linear programme (HiGHS) and "
         "whole-pound rounding.",
         f"Every draw's whole pounds were re-checked against every rule with integer arithmetic; "
@@ -117,7 +119,7 @@ def write_pounds_dir(est: Any, info: RunInfo, parent: Path, name: str) -> Path:
             _commented_csv(est.attribution_.round(6), tmp / "pounds_attribution.csv", header)
         write_chart(table, info.meta, tmp)
         if info.geometry is not None:
-            write_width_map(table, info, tmp / MAP_NAME)
+            write_width_map(table, info, tmp / MAP_NAME, float(est.share))
         (tmp / "summary.md").write_text(summary_text(est, info, table), encoding="utf-8")
         manifest = {
             "kind": "pounds_uncertainty",
@@ -125,7 +127,10 @@ def write_pounds_dir(est: Any, info: RunInfo, parent: Path, name: str) -> Path:
                     "config_name": info.meta.config_name, "config_hash": info.meta.config_hash},
             "parameters": {"draws": est.n_draws, "seed": est.random_state_,
                            "share": str(est.share), "sobol_samples": est.sobol_samples,
-                           "chunk_size": est.chunk_size, "solver": "highs (no per-draw CBC "
+                           "chunk_size": est.chunk_size,
+                           "elasticity": None if est.elasticity is None else
+                           [float(x) for x in est.elasticity],
+                           "solver": "highs (no per-draw CBC "
                            "cross-check)"},
             "draws_allocated": est.draws_ok_, "draws_failed": est.failures_,
             "failed_draws": [list(f) for f in est.failed_draws_],
@@ -163,7 +168,7 @@ def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path) -> list[Path]
     return _save(fig, out_dir / CHART_NAME, ("png",), 150)
 
 
-def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path) -> Path:
+def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float = 0.9) -> Path:
     """The map layer: P5-P95 width of each LA's total per head (run map machinery)."""
     from ._html import esc
     from .mapbase import DEFAULT_PRECISION_DEG, DEFAULT_TOLERANCE_M, simplify_for_web
@@ -193,7 +198,7 @@ def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path) -> Path:
             _row("P5 / P50 / P95", " / ".join(fmt_pounds(float(row[c]))
                                               for c in ("p05", "p50", "p95"))),
             _row("P5 to P95 width per head", f"£{float(row['width_per_head']):.2f}"),
-            _row(f"Chance of less than {below.removeprefix('p_below_')} of published",
+            _row(f"Chance of less than {share:.0%} of the published total",
                  f"{float(extra[below]):.0%}"),
             _row("Moved most by", esc(str(extra.get("moved_most_by", "not attributed")))),
         ]) + "</table>")
