@@ -54,3 +54,38 @@ def test_caps_short_of_budget_names_caps() -> None:
     assert set(rel["group"]) == {"cap"}
     assert rel["pounds"].sum() == 170_000
     assert "raise the cap of Town" in str(err.value)
+
+
+def test_elastic_solves_the_scaled_arrays_without_pulp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The explanation is solved like the allocation: sparse arrays in scaled units, passed to
+    HiGHS directly (no PuLP model is built), and CBC finds the same total relaxation."""
+    import pulp
+
+    data = cfg(floors=[{"kind": "per_head", "amount": 0.6333, "streams": ["continuation"],
+                        "years": ["2022-23"]}])
+
+    def no_pulp(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the elastic re-solve built a PuLP model")
+
+    monkeypatch.setattr(pulp, "LpProblem", no_pulp)
+    with pytest.raises(InfeasibleError) as highs:
+        solve(data, check=False)
+    monkeypatch.undo()
+    with pytest.raises(InfeasibleError) as cbc:
+        solve({**data, "solver": {"name": "cbc"}}, check=False)
+    for err in (highs, cbc):
+        rel = err.value.relaxations
+        assert set(rel["group"]) == {"floor"}
+        # 0.6333 x 2.1m people = £1,329,930 of floors on a £1m budget: £329,930 to relax
+        assert rel["pounds"].sum() == 329_930
+        assert "by £329,930 in total" in str(err.value)
+
+
+def test_relaxations_are_whole_pounds_rounded_up_beyond_the_solver_accuracy() -> None:
+    from allocator.allocate.elastic import whole_pounds
+
+    assert whole_pounds(200_000.00002, 100_000_000.0) == 200_000  # solver noise on £100m
+    assert whole_pounds(199_999.99998, 100_000_000.0) == 200_000
+    assert whole_pounds(63_329.4, 100_000.0) == 63_330  # a true fraction: rounded up
+    assert whole_pounds(63_329.002, 100_000.0) == 63_330  # beyond 1e-8 of £100k (£0.001): up
+    assert whole_pounds(63_329.0000004, 100_000.0) == 63_329

@@ -226,7 +226,8 @@ class AllocationProblem:
         try:
             lp, result, other = self._run_checked(layout, groups, cfg, scaled)
         except SolverInfeasible as exc:
-            explain_infeasible(layout, groups, cfg.solver, exc.stage)
+            explain_infeasible(layout, groups, cfg.solver, exc.stage,
+                               cell_units(layout, scaled.value))
             raise  # pragma: no cover - explain_infeasible always raises
         x_int = round_allocation(layout, groups, result.x)
         verify_cells(layout, groups, x_int)
