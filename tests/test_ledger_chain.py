@@ -269,3 +269,26 @@ def test_correct_on_real_data_moves_waves_only_in_open_years(
     m = json.loads((v2 / "manifest.json").read_text(encoding="utf-8"))
     assert m["ledger"]["corrections"] == [{"code": CHESHIRE, "indicator": "drug_deaths_rate",
                                            "value": rate, "was": 5.4}]
+
+
+def test_a_correction_stays_in_force_and_its_chain_replays(chain: list[Path], tmp_path: Path) -> None:
+    """v2 corrects a rate (Cheshire West and Chester joins wave 2); v3 reallocates money it
+    returns in 2023-24, re-solved on the corrected need; the chain replays byte for byte."""
+    from allocator import amend, replay_chain
+
+    out = tmp_path / "out"
+    fix = {"kind": "correct", "policy": "resolve_all",
+           "values": [{"la": CHESHIRE, "indicator": "drug_deaths_rate", "value": 7.0}]}
+    v2 = amend(chain[0], write_amendment(tmp_path / "c.yaml", chain[0], [fix],
+                                         effective="2023-06-01"), out=out)
+    back = {"kind": "reallocate", "stream": "place_based", "year": "2023-24",
+            "returned": {"Cheshire West and Chester": 10_000}}
+    v3 = amend(v2, write_amendment(tmp_path / "r.yaml", v2, [back], years=["2023-24"]), out=out)
+    m2, m3 = (json.loads((v / "manifest.json").read_text(encoding="utf-8")) for v in (v2, v3))
+    assert m3["ledger"]["corrections"] == m2["ledger"]["corrections"] != []
+    a, b = read(v2 / "allocation.csv").set_index("code"), read(v3 / "allocation.csv").set_index("code")
+    assert b.at[CHESHIRE, "place_based_2023_24"] == a.at[CHESHIRE, "place_based_2023_24"] - 10_000
+    assert int(b["place_based_2023_24"].sum()) == int(a["place_based_2023_24"].sum())
+    assert (b["wave"] == a["wave"]).all()
+    report = replay_chain(v3)
+    assert report.ok, report.to_text()
