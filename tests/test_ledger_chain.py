@@ -292,3 +292,42 @@ def test_a_correction_stays_in_force_and_its_chain_replays(chain: list[Path], tm
     assert (b["wave"] == a["wave"]).all()
     report = replay_chain(v3)
     assert report.ok, report.to_text()
+
+
+DEATHS = "ons_drug_deaths_la_2021reg/DERIVED_table6_drug_misuse_asmr_persons_long.csv"
+
+
+def test_a_replaced_input_file_equals_the_same_value_corrected(chain: list[Path], tmp_path: Path) -> None:
+    """A revised deaths file (Cheshire West and Chester's 2018-20 rate 5.4 -> 7.0, SHA-256
+    declared) gives the same pounds and waves as correcting that one value; the file travels
+    in the version (inputs/), the manifest records its hash, the chain replays; a wrong
+    SHA-256 is refused."""
+    import hashlib
+
+    from allocator import amend, replay_chain
+
+    text = (DATA / DEATHS).read_text(encoding="utf-8")
+    old = "E06000050,Cheshire West and Chester,2018-20,51,5.4,"
+    assert text.count(old) == 1
+    revised = tmp_path / "deaths-revised.csv"
+    revised.write_text(text.replace(old, old.replace(",5.4,", ",7,")), encoding="utf-8")
+    digest = hashlib.sha256(revised.read_bytes()).hexdigest()
+    swap = {"kind": "correct", "policy": "resolve_all",
+            "files": [{"input": DEATHS, "path": revised.name, "sha256": digest}]}
+    value = {"kind": "correct", "policy": "resolve_all",
+             "values": [{"la": CHESHIRE, "indicator": "drug_deaths_rate", "value": 7.0}]}
+    by_file = amend(chain[0], write_amendment(tmp_path / "f.yaml", chain[0], [swap],
+                                              effective="2023-06-01"), out=tmp_path / "a")
+    by_value = amend(chain[0], write_amendment(tmp_path / "v.yaml", chain[0], [value],
+                                               effective="2023-06-01"), out=tmp_path / "b")
+    a, b = read(by_file / "allocation.csv"), read(by_value / "allocation.csv")
+    assert a[["code", "wave", *MONEY]].equals(b[["code", "wave", *MONEY]])
+    m = json.loads((by_file / "manifest.json").read_text(encoding="utf-8"))
+    assert m["inputs"][DEATHS] == digest
+    (copy,) = (by_file / "inputs").iterdir()
+    assert copy.read_bytes() == revised.read_bytes()
+    assert replay_chain(by_file).ok
+    bad = write_amendment(tmp_path / "bad.yaml", chain[0],
+                          [{**swap, "files": [{**swap["files"][0], "sha256": "0" * 64}]}])
+    code, out = cli("amend", str(chain[0]), str(bad), "--out", str(tmp_path / "c"))
+    assert code == 2 and "'changes[0].files[0].sha256'" in out and digest in out, out

@@ -43,7 +43,8 @@ Kinds (one module each)
 ``reboundary``     the allocation carried onto later LA boundaries from a given year (splits
                    apportioned by a declared basis, mergers summed, new codes carried), with
                    the map and tables on the new boundaries
-``correct``        an input value revised (an indicator value for an LA), with a policy:
+``correct``        an input value revised (an indicator value for an LA, or a replacement
+                   input file with its SHA-256), with a policy:
                    ``resolve_all``, ``future_years`` or ``no_worse_off`` (see its module)
 =================  ===========================================================================
 

@@ -68,6 +68,27 @@ def check_lower(final: pd.DataFrame, lower: Mapping[tuple[str, str, str], int]) 
         raise SolverError("no_fall broken: " + "; ".join(bad[:10]))
 
 
+def carry_replacements(inputs: Mapping[str, str], corrections: list[dict[str, Any]],
+                       replacements: Mapping[str, Path]
+                       ) -> tuple[dict[str, str], Callable[[Path, list[str]], None] | None]:
+    """The version's input hashes with the replacement files in force, and a writer copying
+    those files into the version (``inputs/``), so every version holds what it was built from."""
+    in_force = [c for c in corrections if "input" in c]
+    out = dict(inputs)
+    for c in in_force:
+        out[c["input"]] = c["sha256"]
+    if not in_force:
+        return out, None
+
+    def write(folder: Path, header: list[str]) -> None:
+        for c in in_force:
+            target = folder / c["file"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(Path(replacements[c["sha256"]]).read_bytes())
+
+    return out, write
+
+
 def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: str,
                   data_dir: str | Path | None = None, cache: bool | None = None,
                   root_dir: Path | None = None,
@@ -94,10 +115,14 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
     locked = [y for y in years if y not in open_years]
     root = resolve_data_dir(data_dir)
     published = parent.allocation
+    replacements = {c["sha256"]: parent.path / c["file"] for c in parent.corrections
+                    if "input" in c}
     ctx = Context(source=str(path), reason=am.doc.reason, config=config, published=published,
                   allocation=published.copy(), open_years=open_years,
                   effective=am.doc.effective, corrections=parent.corrections,
-                  problem_areas=areas or areas_builder(config, root, cache=cache),
+                  problem_areas=areas or areas_builder(config, root, cache=cache,
+                                                             files=replacements),
+                  inputs=dict(parent.manifest.inputs), files=replacements,
                   data_dir=root,
                   root_dir=root_dir or (parent.path if parent.number == 1 else None))
     if any(k.name != "reboundary" for k in am.kinds):
@@ -153,10 +178,12 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
                         for r in ledger.itertuples()]
     ledger = ledger.sort_values(["stream", "year", "code"], kind="stable").reset_index(drop=True)
     number = parent.number + 1
+    pm = parent.manifest
+    inputs, carried = carry_replacements(pm.inputs, ctx.corrections, replacements)
+    files = [*([carried] if carried is not None else []), *files]
     amendment_hash = sha256_bytes(canonical_json(am.raw).encode("utf-8"))
     run_hash = sha256_bytes(canonical_json({"parent": parent.run_hash, "amendment": amendment_hash,
-                                            "inputs": parent.manifest.inputs}).encode("utf-8"))
-    pm = parent.manifest
+                                            "inputs": inputs}).encode("utf-8"))
     info = {
         "version": number,
         "parent": {"run_hash": parent.run_hash, "manifest_sha256": parent.manifest_sha256,
@@ -174,7 +201,7 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
         "pounds_down": int(-ledger["amendment"].clip(upper=0).sum()),
     }
     manifest = Manifest(config_name=pm.config_name, config_hash=pm.config_hash, run_hash=run_hash,
-                        seed=pm.seed, inputs=dict(pm.inputs), outputs={}, versions={},
+                        seed=pm.seed, inputs=inputs, outputs={}, versions={},
                         solver={"changes": solver}, data_notes=list(pm.data_notes),
                         config=pm.config, config_file=pm.config_file,
                         areas_sha256=pm.areas_sha256, ledger=info)

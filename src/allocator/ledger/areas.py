@@ -3,7 +3,9 @@ force, its need index and waves (:func:`allocator.pipeline.set_up`, the run's ow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,12 @@ from ..provenance import canonical_json
 
 def apply_corrections(frame: pd.DataFrame, corrections: list[dict[str, Any]]) -> pd.DataFrame:
     """``frame`` with each correction's indicator value put in (``code``, ``indicator``,
-    ``value``); later corrections of the same cell win."""
+    ``value``); later corrections of the same cell win. Replacement files (``input``) are
+    applied when the data are read (:func:`replaced_data`), not here."""
     out = frame.copy()
     for c in corrections:
+        if "input" in c:
+            continue
         if c.get("indicator") not in out.columns:
             raise DataError(f"a correction names indicator {c.get('indicator')!r}, which the "
                             "areas table does not have")
@@ -28,14 +33,40 @@ def apply_corrections(frame: pd.DataFrame, corrections: list[dict[str, Any]]) ->
     return out
 
 
-def areas_builder(config: Any, data_dir: str | Path | None, *, cache: bool | None = None
-                  ) -> Callable[..., pd.DataFrame]:
+@contextlib.contextmanager
+def replaced_data(root: Path, corrections: list[dict[str, Any]],
+                  files: Mapping[str, Path]) -> Iterator[Path]:
+    """The data folder with the replacement files in force: ``root`` itself when there are
+    none, else a temporary mirror of symbolic links with each replaced input pointing at its
+    replacement (``files``: SHA-256 -> where the bytes are)."""
+    swaps = {c["input"]: files[c["sha256"]] for c in corrections if "input" in c}
+    if not swaps:
+        yield root
+        return
+    with tempfile.TemporaryDirectory(prefix="allocator-corrected-") as tmp:
+        mirror = Path(tmp)
+        for p in root.rglob("*"):
+            if p.is_file():
+                rel = p.relative_to(root).as_posix()
+                target = mirror / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(Path(swaps.get(rel, p)).resolve())
+        yield mirror
+
+
+def areas_builder(config: Any, data_dir: str | Path | None, *, cache: bool | None = None,
+                  files: Mapping[str, Path] | None = None) -> Callable[..., pd.DataFrame]:
     """A function ``build(corrections, waves=None, waves_config=None)`` returning the problem
     areas (population, need factor, wave, target bases) for ``config`` and the data with
     ``corrections`` applied; ``waves`` (code -> wave) replaces the computed waves, and
     ``waves_config`` the config's ``waves:`` section (e.g. with LAs held in their wave).
-    Results are remembered, so the data are read once per set of corrections."""
+    Results are remembered, so the data are read once per set of corrections. ``files`` maps
+    the SHA-256 of each replacement input file in force to where its bytes are (read when the
+    builder is called, so it may be filled later)."""
+    from ..paths import resolve_data_dir
     from ..pipeline import set_up
+
+    files = {} if files is None else files
 
     memo: dict[str, Any] = {}
 
@@ -47,7 +78,10 @@ def areas_builder(config: Any, data_dir: str | Path | None, *, cache: bool | Non
             cfg = config if waves_config is None else config.model_copy(
                 update={"waves": waves_config})
             revise = (lambda f: apply_corrections(f, corrections)) if corrections else None
-            memo[key] = set_up(cfg, data_dir, cache=cache, revise=revise)
+            with replaced_data(resolve_data_dir(data_dir), corrections, files) as root:
+                swapped = root != resolve_data_dir(data_dir)
+                memo[key] = set_up(cfg, root, revise=revise, cache=False if swapped else cache,
+                                   verify_hashes=False if swapped else None)
         areas = memo[key].problem.areas.copy()
         if waves is not None:
             missing = sorted(set(areas["code"]) - set(waves))

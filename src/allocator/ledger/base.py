@@ -168,6 +168,11 @@ class Context:
         The data folder.
     root_dir : Path, optional
         The folder of the chain's run (version 1), e.g. for its ``index.csv``.
+    inputs : dict
+        The version's input files (``manifest.json`` ``inputs``: name -> SHA-256).
+    files : dict
+        SHA-256 -> path of every replacement input file in force (``kind: correct`` adds to
+        it; the framework copies them into each later version's ``inputs/``).
     """
 
     source: str
@@ -182,6 +187,8 @@ class Context:
     data_dir: Path
     areas: pd.DataFrame | None = None
     root_dir: Path | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def streams(self) -> list[str]:

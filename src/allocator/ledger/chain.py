@@ -84,7 +84,8 @@ def history(run: str | os.PathLike[str]) -> History:
 
 def _check_version_files(v: Version, differences: list[str]) -> None:
     """Published files against the version's manifest record."""
-    now = {k: h for k, h in tree(v.path).items() if k != MANIFEST_NAME}
+    now = {k: h for k, h in tree(v.path).items()
+           if k != MANIFEST_NAME and not (k.endswith("/") and h == "(a folder)")}
     for line in hash_changes(v.manifest.outputs, now, "published file"):
         differences.append(f"{v.label()}: {line.replace('now', 'on disk now')} (the file or the "
                            "manifest was edited after the version was written)")

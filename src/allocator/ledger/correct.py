@@ -2,8 +2,11 @@
 
 The corrected values replace the data's for the named LAs (any column of the areas table the
 index or targets read: an indicator such as ``drug_deaths_rate``, or the population
-``pop_all``), and the need index, waves, targets and allocation are recomputed by the run's own
-steps (:func:`allocator.pipeline.set_up`, then the run's allocation problem). The correction
+``pop_all``), and/or revised input files replace the run's (``files:``, each naming the input
+as the run's manifest does, the new file's path relative to the amendment and its SHA-256, which
+must match; the file is copied into the version's ``inputs/`` and its hash recorded in the
+manifest's ``inputs``), and the need index, waves, targets and allocation are recomputed by the
+run's own steps (:func:`allocator.pipeline.set_up`, then the run's allocation problem). The correction
 stays in force for every later version of the chain.
 
 Policies
@@ -38,6 +41,10 @@ YAML::
     - kind: correct
       values:
         - {la: Blackpool, indicator: drug_deaths_rate, value: 30.1}
+      files:                                        # and/or a revised input file
+        - input: ons_drug_deaths_la_2021reg/DERIVED_table6_drug_misuse_asmr_persons_long.csv
+          path: deaths-revised.csv
+          sha256: 5f0c...                           # all 64 hex characters
       policy: future_years
       reason: ONS revised the 2018-20 rate          # optional
 """
@@ -47,7 +54,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .._model import StrictModel
 from ..columns import money_column
@@ -66,11 +73,28 @@ class CorrectedValue(StrictModel):
     value: float
 
 
+class ReplacedFile(StrictModel):
+    """A revised input file: the ``input`` it replaces (its name in the run's manifest
+    ``inputs``), the new file's ``path`` (relative to the amendment file) and its ``sha256``."""
+
+    input: str
+    path: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class CorrectChange(ChangeSchema):
     """Keys of a ``correct`` change (see the module docstring)."""
 
-    values: list[CorrectedValue] = Field(min_length=1)
+    values: list[CorrectedValue] = []
+    files: list[ReplacedFile] = []
     policy: Literal["resolve_all", "future_years", "no_worse_off"]
+
+    @model_validator(mode="after")
+    def _something(self) -> CorrectChange:
+        if not self.values and not self.files:
+            raise ValueError("give 'values' (revised input values) and/or 'files' (revised "
+                             "input files)")
+        return self
 
 
 def _held_waves(ctx: Context, corrections: list[dict[str, Any]], kept: list[str],
@@ -128,9 +152,43 @@ class Correct(Kind):
     schema = CorrectChange
     change: CorrectChange
 
-    def _corrections(self, ctx: Context) -> list[dict[str, Any]]:
-        areas = ctx.current_areas()
+    def _files(self, ctx: Context) -> list[dict[str, Any]]:
+        """Replacement files checked (known input, regular file, declared SHA-256)."""
+        from pathlib import Path
+
+        from ..errors import AllocatorError
+        from ..provenance import sha256_file
+        from ..safe_files import resolve_input
+
         out = []
+        for i, f in enumerate(self.change.files):
+            key = f"{self.key}.files[{i}]"
+            if f.input not in ctx.inputs:
+                raise ctx.error(f"{key}.input", f"{f.input!r} is not an input of this run; "
+                                                f"inputs are {', '.join(sorted(ctx.inputs))}")
+            here = Path(ctx.source).parent
+            copy = f"inputs/{f.sha256[:16]}-{Path(f.input).name}"
+            if not (here / f.path).exists() and (here / copy).is_file():
+                f = f.model_copy(update={"path": copy})  # a version's own copy (replay)
+            try:
+                path = resolve_input(f.path, here, f"{key}.path", max_bytes=2**31)
+            except AllocatorError as exc:
+                raise ctx.error(f"{key}.path", str(exc)) from None
+            digest = sha256_file(path)
+            if digest != f.sha256:
+                raise ctx.error(f"{key}.sha256", f"{f.path} has SHA-256 {digest}, not the "
+                                                 f"{f.sha256} declared")
+            ctx.files[digest] = path
+            out.append({"input": f.input, "sha256": digest, "was": ctx.inputs[f.input],
+                        "file": copy})
+        return out
+
+    def _corrections(self, ctx: Context) -> list[dict[str, Any]]:
+        out = self._files(ctx)
+        if out:  # the values below are read from the data as the new files give them
+            ctx.areas = ctx.problem_areas([*ctx.corrections, *out], dict(zip(
+                ctx.allocation["code"], ctx.allocation["wave"], strict=True)))
+        areas = ctx.current_areas()
         for i, v in enumerate(self.change.values):
             key = f"{self.key}.values[{i}]"
             code = ctx.la(v.la, f"{key}.la")
@@ -189,7 +247,9 @@ class Correct(Kind):
                         change[(s, y)] = int(top.sum())
             new = recompute_totals(new, ctx.streams, ctx.years)
         words = [f"Input corrected: {ctx.name_of(c['code'])}'s {c['indicator']} {c['was']:g} -> "
-                 f"{c['value']:g}." for c in new_values]
+                 f"{c['value']:g}." if "code" in c else
+                 f"Input file {c['input']} replaced (SHA-256 {c['was'][:12]}... -> "
+                 f"{c['sha256'][:12]}...)." for c in new_values]
         words.append(f"Policy {policy}: re-solved {', '.join(free)} from the corrected data"
                      + (f"; {', '.join(kept)} kept as published" if kept else "") + ".")
         old_w = ctx.allocation.set_index("code")["wave"]
