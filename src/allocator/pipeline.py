@@ -253,32 +253,25 @@ def run(
     -------
     RunResult
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .index import index_table, strategy_checks
-    from .montecarlo import RankUncertainty
 
     s = set_up(config, data_dir, progress=progress, verify_hashes=verify_hashes, cache=cache)
     root, areas, need, waves, problem = s.root, s.areas, s.need, s.waves, s.problem
     frame = areas.frame
-    unc = None
-    if config.uncertainty.enabled:
-        _progress(progress, f"Monte Carlo: {config.uncertainty.draws:,} draws")
-        unc = RankUncertainty(
-            # a bar only on a terminal: in a log file a redrawn bar repeats itself
-            config.index, config.uncertainty, config.waves, progress=None if progress else False
-        ).fit(frame)
-    sens = None
-    sens_cfg = config.uncertainty.sensitivity
-    if config.uncertainty.enabled and (sens_cfg is None or sens_cfg.enabled):
-        from .montecarlo import WaveSensitivity
-
-        _progress(progress, "Sobol attribution of wave-1 membership")
-        sens = WaveSensitivity(config.index, config.uncertainty, config.waves).fit(frame)
+    # The Monte Carlo and the Sobol' attribution do not depend on the allocation (nor it on
+    # them): they run in a second thread while this one solves (numpy's sorts and arithmetic and
+    # the cross-check's CBC processes let both proceed at once). Each reads only its own inputs,
+    # so the results are the same as one after the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        uncertainty = pool.submit(_uncertainty, config, frame, progress)
+        _progress(progress, "solving the allocation")
+        problem.solve()
+        problem.verify()
+        unc, sens = uncertainty.result()
     table = index_table(frame, need, waves, unc)
     checks = strategy_checks(frame.merge(table[["code", "wave"]], on="code"))
-
-    _progress(progress, "solving the allocation")
-    problem.solve()
-    problem.verify()
 
     notes = list(dict.fromkeys([*areas.notes, *need.notes_, *config.allocation.caveats(),
                                 *_deprivation_notes(config)]))
@@ -307,6 +300,25 @@ def run(
         groupings=s.groupings,
     )
 
+
+
+def _uncertainty(config: RunConfig, frame: pd.DataFrame, progress: bool) -> tuple[Any, Any]:
+    """The rank uncertainty and the Sobol' attribution the config asks for (``None`` if not)."""
+    from .montecarlo import RankUncertainty, WaveSensitivity
+
+    unc = sens = None
+    if not config.uncertainty.enabled:
+        return unc, sens
+    _progress(progress, f"Monte Carlo: {config.uncertainty.draws:,} draws")
+    unc = RankUncertainty(
+        # a bar only on a terminal: in a log file a redrawn bar repeats itself
+        config.index, config.uncertainty, config.waves, progress=None if progress else False
+    ).fit(frame)
+    sens_cfg = config.uncertainty.sensitivity
+    if sens_cfg is None or sens_cfg.enabled:
+        _progress(progress, "Sobol attribution of wave-1 membership")
+        sens = WaveSensitivity(config.index, config.uncertainty, config.waves).fit(frame)
+    return unc, sens
 
 
 def _check_published(config: RunConfig, codes: list[str]) -> None:

@@ -13,7 +13,6 @@ Escaping rules: every piece of text that comes from data or configuration is esc
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from functools import cache
@@ -23,15 +22,12 @@ from typing import Any
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
+from .mapfmt import esc  # noqa: F401 - the escape every page uses, re-exported
+
 #: Files vendored under ``allocator/assets`` (see its README.md for origin and licence).
 LEAFLET_JS = "leaflet.js"
 LEAFLET_CSS = "leaflet.css"
 LEAFLET_IMAGES = ("layers.png", "layers-2x.png", "marker-icon.png")
-
-
-def esc(value: object) -> str:
-    """Escape any value for HTML text or a double-quoted attribute."""
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def script_json(obj: Any) -> str:

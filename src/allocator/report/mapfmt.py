@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
@@ -10,6 +11,11 @@ import pandas as pd
 # --------------------------------------------------------------------------------------------
 # formatting
 # --------------------------------------------------------------------------------------------
+
+
+def esc(value: object) -> str:
+    """Escape any value for HTML text or a double-quoted attribute."""
+    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _isnum(x: Any) -> bool:

@@ -12,9 +12,8 @@ import pandas as pd
 from matplotlib.colors import to_hex
 
 from ..columns import total_column
-from ._html import esc
 from .mapbase import NA_COLOR, MapMeta
-from .mapfmt import _fmt_num, _isnum, fmt_per_head, fmt_pounds_short
+from .mapfmt import _fmt_num, _isnum, esc, fmt_per_head, fmt_pounds_short
 
 # --------------------------------------------------------------------------------------------
 # colour classes (shared with the static maps)

@@ -32,15 +32,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from ..errors import DataError, OutputError  # noqa: E402
-from .map import (  # noqa: E402
-    METRIC_CRS,
-    NA_COLOR,
-    MapMeta,
-    Scale,
-    fmt_pounds,
-    map_scales,
-    validate_frame,
-)
+
+# not from .map, which imports folium: the static figures need none of the web page
+from .mapbase import METRIC_CRS, NA_COLOR, MapMeta, validate_frame  # noqa: E402
+from .mapfmt import fmt_pounds  # noqa: E402
+from .scales import Scale, map_scales  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +46,7 @@ HEX_ATTRIBUTION = (
     "not real geography)."
 )
 FORMATS = ("png", "pdf")
+MAPS = ("wave", "per_head")
 _SAVE_METADATA = {
     "png": {"Software": None},
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
@@ -277,6 +274,7 @@ def write_static_maps(
     hex_layer: str | None = None,
     formats: Sequence[str] = FORMATS,
     dpi: int = 200,
+    maps: Sequence[str] = MAPS,
 ) -> list[Path]:
     """Write the wave map and the pounds-per-head map as PNG and PDF.
 
@@ -297,6 +295,8 @@ def write_static_maps(
         File formats, default ``("png", "pdf")``.
     dpi : int
         Raster resolution for PNG.
+    maps : sequence of str
+        Which maps to draw: ``"wave"`` and/or ``"per_head"`` (default both).
 
     Returns
     -------
@@ -307,6 +307,9 @@ def write_static_maps(
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise DataError(f"unsupported static map format(s): {', '.join(unknown)}")
+    unknown = [m for m in maps if m not in MAPS]
+    if unknown:
+        raise ValueError(f"maps: unknown static map(s) {', '.join(unknown)}; known: {', '.join(MAPS)}")
     out_dir = Path(out_dir)
     geo = frame.to_crs(METRIC_CRS).sort_values("code", kind="stable").reset_index(drop=True)
     scales = {s.key: s for s in map_scales(geo, meta)}
@@ -314,8 +317,12 @@ def write_static_maps(
     sub = f"{len(geo)} local authorities, {meta.period}, total {total}"
     written: list[Path] = []
     specs = [
-        ("wave", "map_wave", "Delivery waves"),
-        ("per_head", "map_per_head", f"£ per head, {meta.period}"),
+        (key, stem, title)
+        for key, stem, title in [
+            ("wave", "map_wave", "Delivery waves"),
+            ("per_head", "map_per_head", f"£ per head, {meta.period}"),
+        ]
+        if key in maps
     ]
     for key, stem, title in specs:
         fig = _draw(geo, scales[key], meta, title, sub)

@@ -7,6 +7,7 @@ file. No file holds a date or a timing, so a replay reproduces every byte.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,11 @@ from .summary import render_summary
 from .tables import provenance_line, write_csv, write_gpkg
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from ..pipeline import RunResult
+    from .mapbase import MapMeta
+    from .publication import Publication
 
 
 def provenance_lines(result: RunResult) -> list[str]:
@@ -59,105 +64,31 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
     cfg = result.config
     out_cfg = cfg.output
     header = provenance_lines(result)
-    streams, years = result.streams, result.years
     pub = publication(result)
     table = published_allocation(result)  # the allocation with population and per head
     mframe = result.map_frame()
 
+    meta = _map_meta(result, pub) if out_cfg.map or out_cfg.static_maps else None
     with atomic_run_dir(parent, name) as (tmp, final):
-        _progress(progress, "writing the tables (CSV, Excel, GeoPackage) and the model")
-        (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-        _write_commented_csv(table, tmp / "allocation.csv", header)
-        _write_commented_csv(result.index, tmp / "index.csv", header)
-        _write_commented_csv(tidy_numbers(result.explain, decimals=EXPLAIN_DECIMALS), tmp / "explain.csv", header)
-        if result.sensitivity is not None:
-            _write_commented_csv(result.sensitivity, tmp / "sensitivity.csv", header)
-        _write_commented_csv(evaluation_table(result), tmp / "evaluation.csv", header)
-        calibration = calibrate.for_result(result)
-        _write_commented_csv(calibration, tmp / "calibration.csv", header)
-        rollups = _rollups(result, table)
-        for g in rollups:
-            _write_commented_csv(g.table, tmp / f"rollup_{g.config.name}.csv",
-                                 header + rollup_notes(g, pub.period))
-        published = published_frame(result)
-        if published is not None:
-            _write_commented_csv(published, tmp / "allocation_published.csv", header)
-        if out_cfg.excel:
-            from .workbook import write_workbook
+        figures: AbstractContextManager[object] = nullcontext()
+        if out_cfg.static_maps:
+            from .figures import InBackground, figure_jobs
 
-            write_workbook(
-                tmp / "allocation.xlsx",
-                pub,
-                table,
-                result.index,
-                regions=region_rollup(result),
-                deciles=decile_rollup(result),
-                waves=wave_rollup(result),
-                wave_labels=list(cfg.waves.labels),
-                extra=[(name, frame, published_money(result)) for name, frame in published_sheets(result, published)],
-                rollups=rollups,
-            )
-        if out_cfg.gpkg:
-            write_gpkg(mframe, tmp / "allocation.gpkg")
-        for stage in result.problem.objective_values_:
-            result.problem.write_model(tmp / f"model_{stage}.{out_cfg.model_format}", stage)
-        if out_cfg.map or out_cfg.static_maps:
-            from .map import MapMeta
-
-            meta = MapMeta(
-                config_name=cfg.name,
-                config_hash=result.config_hash,
-                streams=streams,
-                years=years,
-                sources=result.sources(),
-                attribution=LICENCE,
-                notes=pub.caveats,
-                source_line=pub.source_line,
-            )
+            _progress(progress, "drawing the static maps and charts (PNG and PDF)")
+            hex_path = _hex_path(result) if out_cfg.hex_cartogram else None
+            figures = InBackground(figure_jobs(result, mframe, meta, tmp, hex_path))
+        with figures:  # drawn in other processes while the rest is written
+            _progress(progress, "writing the tables (CSV, Excel, GeoPackage) and the model")
+            calibration = _write_tables(result, tmp, header, table, pub, mframe)
             if out_cfg.map:
                 from .map import write_map
 
+                assert meta is not None
                 _progress(progress, "writing the interactive map")
                 write_map(mframe, meta, tmp / "map.html", tiles=out_cfg.map_tiles)
-            if out_cfg.static_maps:
-                from .static import write_static_maps
-
-                _progress(progress, "drawing the static maps (PNG and PDF)")
-                write_static_maps(mframe, meta, tmp, hex_path=_hex_path(result) if out_cfg.hex_cartogram else None)
-                from .charts import write_charts
-
-                write_charts(region_rollup(result), decile_rollup(result), wave_rollup(result), meta, tmp,
-                             wave_labels=list(cfg.waves.labels))
-        _progress(progress, "writing the summary and the manifest")
-        summary = render_summary(
-            title=cfg.title or cfg.name,
-            config_name=cfg.name,
-            config_hash=result.config_hash,
-            run_hash=result.run_hash,
-            allocation=table,
-            index=result.index,
-            streams=streams,
-            years=years,
-            wave_labels=list(cfg.waves.labels),
-            checks=result.checks,
-            sources=result.sources(),
-            notes=pub.caveats,
-            flags=result.areas.flags,
-            solver=result.solver,
-            attribution=LICENCE,
-            overrides=result.overrides,
-            sensitivity=result.sensitivity,
-            sensitivity_notes=result.sensitivity_notes,
-            calibration=calibrate.markdown(calibration, calibrate.deciles_for_result(result)),
-            reconciliation=reconciliation(result),
-            marginal=getattr(result.problem, "shadow_prices_", pd.DataFrame()),
-            method=pub.method,
-            regions=region_rollup(result),
-            deciles=decile_rollup(result),
-            rules=rule_lines(result.explain, _rules_present(cfg)),
-            expected_wave1=next((int(s) for s in cfg.waves.sizes[:1] if s != "rest"), None),
-        )
-        (tmp / "summary.md").write_text(summary, encoding="utf-8")
+            _progress(progress, "writing the summary")
+            _write_summary(result, tmp / "summary.md", pub, table, calibration)
+        _progress(progress, "writing the manifest")
         manifest = Manifest(
             config_name=cfg.name,
             config_hash=result.config_hash,
@@ -173,6 +104,104 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
         )
         (tmp / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return final[0]
+
+
+def _write_summary(
+    result: RunResult, path: Path, pub: Publication, table: pd.DataFrame, calibration: pd.DataFrame
+) -> None:
+    """``summary.md``: the run in plain English."""
+    cfg = result.config
+    streams, years = result.streams, result.years
+    summary = render_summary(
+        title=cfg.title or cfg.name,
+        config_name=cfg.name,
+        config_hash=result.config_hash,
+        run_hash=result.run_hash,
+        allocation=table,
+        index=result.index,
+        streams=streams,
+        years=years,
+        wave_labels=list(cfg.waves.labels),
+        checks=result.checks,
+        sources=result.sources(),
+        notes=pub.caveats,
+        flags=result.areas.flags,
+        solver=result.solver,
+        attribution=LICENCE,
+        overrides=result.overrides,
+        sensitivity=result.sensitivity,
+        sensitivity_notes=result.sensitivity_notes,
+        calibration=calibrate.markdown(calibration, calibrate.deciles_for_result(result)),
+        reconciliation=reconciliation(result),
+        marginal=getattr(result.problem, "shadow_prices_", pd.DataFrame()),
+        method=pub.method,
+        regions=region_rollup(result),
+        deciles=decile_rollup(result),
+        rules=rule_lines(result.explain, _rules_present(cfg)),
+        expected_wave1=next((int(s) for s in cfg.waves.sizes[:1] if s != "rest"), None),
+    )
+    path.write_text(summary, encoding="utf-8")
+
+
+def _write_tables(
+    result: RunResult, tmp: Path, header: list[str], table: pd.DataFrame, pub: Publication,
+    mframe: gpd.GeoDataFrame,
+) -> pd.DataFrame:
+    """The CSV tables, the workbook, the GeoPackage and the LP models; returns the calibration."""
+    cfg = result.config
+    out_cfg = cfg.output
+    (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+    _write_commented_csv(table, tmp / "allocation.csv", header)
+    _write_commented_csv(result.index, tmp / "index.csv", header)
+    _write_commented_csv(tidy_numbers(result.explain, decimals=EXPLAIN_DECIMALS), tmp / "explain.csv", header)
+    if result.sensitivity is not None:
+        _write_commented_csv(result.sensitivity, tmp / "sensitivity.csv", header)
+    _write_commented_csv(evaluation_table(result), tmp / "evaluation.csv", header)
+    calibration = calibrate.for_result(result)
+    _write_commented_csv(calibration, tmp / "calibration.csv", header)
+    rollups = _rollups(result, table)
+    for g in rollups:
+        _write_commented_csv(g.table, tmp / f"rollup_{g.config.name}.csv",
+                             header + rollup_notes(g, pub.period))
+    published = published_frame(result)
+    if published is not None:
+        _write_commented_csv(published, tmp / "allocation_published.csv", header)
+    if out_cfg.excel:
+        from .workbook import write_workbook
+
+        write_workbook(
+            tmp / "allocation.xlsx",
+            pub,
+            table,
+            result.index,
+            regions=region_rollup(result),
+            deciles=decile_rollup(result),
+            waves=wave_rollup(result),
+            wave_labels=list(cfg.waves.labels),
+            extra=[(name, frame, published_money(result)) for name, frame in published_sheets(result, published)],
+            rollups=rollups,
+        )
+    if out_cfg.gpkg:
+        write_gpkg(mframe, tmp / "allocation.gpkg")
+    for stage in result.problem.objective_values_:
+        result.problem.write_model(tmp / f"model_{stage}.{out_cfg.model_format}", stage)
+    return calibration
+
+
+def _map_meta(result: RunResult, pub: Publication) -> MapMeta:
+    """What the interactive map and the static figures print about the run."""
+    from .mapbase import MapMeta
+
+    return MapMeta(
+        config_name=result.config.name,
+        config_hash=result.config_hash,
+        streams=result.streams,
+        years=result.years,
+        sources=result.sources(),
+        attribution=LICENCE,
+        notes=pub.caveats,
+        source_line=pub.source_line,
+    )
 
 
 #: explain.csv: shares to 8 decimals, percentages to 4; everything else is pounds (2).

@@ -1,0 +1,161 @@
+"""The static figures of a run directory, drawn in other processes while the rest is written.
+
+Drawing the PNG and PDF maps and charts is the largest part of writing a run directory, and it
+needs nothing the other writers produce. :func:`figure_jobs` splits the drawing into two jobs of
+similar cost (the wave maps; the pounds-per-head maps and the charts); :class:`InBackground` runs
+each job in a forked child process (which inherits the run's results as they are: nothing is
+copied or pickled) while the caller writes the tables, workbook, map and summary, and waits for
+them before the manifest hashes the folder. A child runs the same code on the same inputs, so
+every file is byte-identical to drawing in-process (tested). Where ``fork`` is not available
+(Windows), or with ``parallel=False``, the jobs run in-process, in order, when the block ends.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import OutputError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from types import TracebackType
+
+    import geopandas as gpd
+
+    from ..pipeline import RunResult
+    from .mapbase import MapMeta
+
+Job = Callable[[], object]
+
+
+def write_figures(
+    result: RunResult,
+    frame: gpd.GeoDataFrame,
+    meta: MapMeta,
+    out_dir: Path,
+    hex_path: Path | None,
+    *,
+    maps: Sequence[str] = ("wave", "per_head"),
+    charts: bool = True,
+) -> None:
+    """Write static maps (:func:`allocator.report.static.write_static_maps`, those in ``maps``)
+    and, if ``charts``, the charts (:func:`allocator.report.charts.write_charts`) of ``result``."""
+    from .charts import write_charts
+    from .frames import decile_rollup, region_rollup, wave_rollup
+    from .static import write_static_maps
+
+    if maps:
+        write_static_maps(frame, meta, out_dir, hex_path=hex_path, maps=maps)
+    if charts:
+        write_charts(region_rollup(result), decile_rollup(result), wave_rollup(result), meta,
+                     out_dir, wave_labels=list(result.config.waves.labels))
+
+
+def figure_jobs(
+    result: RunResult, frame: gpd.GeoDataFrame, meta: MapMeta, out_dir: Path, hex_path: Path | None
+) -> list[Job]:
+    """Every figure of a run directory, as two jobs of similar cost."""
+    job = partial(write_figures, result, frame, meta, out_dir, hex_path)
+    return [partial(job, maps=("wave",), charts=False), partial(job, maps=("per_head",))]
+
+
+def can_fork() -> bool:
+    """Whether this platform can fork the figure processes."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+class InBackground:
+    """Run each job in its own forked child process for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    jobs : sequence of callables
+        Each called with no arguments; return values are ignored. An exception a job raises is
+        raised again by the parent when the block ends (as :class:`OutputError` if it cannot be
+        sent back).
+    parallel : bool
+        ``False`` (or no ``fork`` on this platform): run the jobs in-process, in order, when the
+        block ends.
+
+    Leaving the block normally waits for every child and raises the first error, if any; leaving
+    it with an exception (or an interrupt) ends the children first, so nothing writes into a
+    folder that is being removed.
+    """
+
+    def __init__(self, jobs: Sequence[Job], *, parallel: bool = True) -> None:
+        self.jobs = jobs
+        self.parallel = parallel
+
+    def __enter__(self) -> InBackground:
+        self.children_: list[tuple[Any, Connection]] = []
+        if self.parallel and can_fork():
+            ctx = multiprocessing.get_context("fork")
+            for job in self.jobs:
+                receive, send = ctx.Pipe(duplex=False)
+                process = ctx.Process(target=_child, args=(job, send), daemon=True)
+                process.start()
+                send.close()
+                self.children_.append((process, receive))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.children_:
+            if exc_type is None:
+                for job in self.jobs:
+                    job()
+            return
+        if exc_type is not None:
+            for process, receive in self.children_:
+                process.terminate()
+                process.join()
+                receive.close()
+            return
+        errors = [_wait(process, receive) for process, receive in self.children_]
+        error = next((e for e in errors if e is not None), None)
+        if error is not None:
+            raise error
+
+
+def _wait(process: Any, receive: Connection) -> BaseException | None:
+    """Wait for one child; its error (``None`` if it succeeded)."""
+    try:
+        error = receive.recv()
+    except EOFError:  # ended without a word (killed)
+        error = None
+    finally:
+        receive.close()
+    process.join()
+    if error is None and process.exitcode != 0:
+        error = OutputError(f"a figure process ended unexpectedly (exit code {process.exitcode})")
+    return error
+
+
+def _child(job: Job, send: Connection) -> None:
+    """Body of a forked process: run ``job``, send ``None`` or its exception, end quietly."""
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the parent handles interrupts and cleans up
+        signal.signal(sig, signal.SIG_DFL)
+    error: BaseException | None = None
+    try:
+        job()
+    except BaseException as exc:  # noqa: BLE001  (sent to the parent, which raises it)
+        error = exc
+    try:
+        send.send(error)
+    except Exception:  # noqa: BLE001  (an exception that does not pickle)
+        send.send(OutputError(f"drawing the figures failed: {error!r}"))
+    send.close()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
