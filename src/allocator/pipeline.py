@@ -21,6 +21,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from .allocate.crosscheck import solver_summary  # noqa: F401 - re-exported (ledger, tests)
 from .columns import total_column
 from .config import RunConfig
 from .data import AreaData, load_areas
@@ -362,31 +363,6 @@ def _deprivation_notes(config: RunConfig) -> list[str]:
 
     ucfg = config.uncertainty if config.uncertainty.enabled else None
     return deprivation_notes(config.index, config.data.crime, ucfg)
-
-
-def solver_summary(problem: Any) -> dict[str, Any]:
-    """Solver facts for the manifest and summary (no timings: they would break replay).
-
-    ``stages`` holds, per stage in solve order, the solver, status, optimum, whether it was
-    ``solved`` or ``proved`` (the verified pro-rata shortcut) and, with a cross-check, the
-    second solver's own optimum and the tolerance they agree to; ``cross_check`` the largest
-    difference in pounds over every LA x stream x year and the difference allowed.
-    """
-    out: dict[str, Any] = {
-        "status": problem.status_,
-        "solver": problem.solver_name_,
-        "solver_version": problem.solver_version_,
-        "objective": round(float(problem.objective_value_), 2),
-        "stages": {r.stage: r.as_dict() for r in problem.stages_},
-    }
-    if problem.cross_check_max_diff_ is not None:
-        out["cross_check"] = {
-            "solver": problem.stages_[0].check_solver,
-            "max_cell_diff_pounds": int(problem.cross_check_max_diff_),
-            "cell_tolerance_pounds": int(problem.cross_check_cell_tolerance_),
-        }
-        out["cross_check_max_diff_pounds"] = int(problem.cross_check_max_diff_)
-    return out
 
 
 def validate(

@@ -284,8 +284,33 @@ def _num(value: object) -> str:
     return f"{value:,.2f}" if value == 0 or abs(value) >= 1 else f"{value:.3g}"
 
 
+def solver_summary(problem: Any) -> dict[str, Any]:
+    """Solver facts for the manifest and summary (no timings: they would break replay).
+
+    ``stages`` holds, per stage in solve order, the solver, status, optimum, whether it was
+    ``solved`` or ``proved`` (the verified pro-rata shortcut) and, with a cross-check, the
+    second solver's own optimum and the tolerance they agree to; ``cross_check`` the largest
+    difference in pounds over every LA x stream x year and the difference allowed.
+    """
+    out: dict[str, Any] = {
+        "status": problem.status_,
+        "solver": problem.solver_name_,
+        "solver_version": problem.solver_version_,
+        "objective": round(float(problem.objective_value_), 2),
+        "stages": {r.stage: r.as_dict() for r in problem.stages_},
+    }
+    if problem.cross_check_max_diff_ is not None:
+        out["cross_check"] = {
+            "solver": problem.stages_[0].check_solver,
+            "max_cell_diff_pounds": int(problem.cross_check_max_diff_),
+            "cell_tolerance_pounds": int(problem.cross_check_cell_tolerance_),
+        }
+        out["cross_check_max_diff_pounds"] = int(problem.cross_check_max_diff_)
+    return out
+
+
 def describe(summary: dict[str, Any]) -> list[str]:
-    """The solver facts of a run (see ``pipeline.solver_summary``) as plain sentences."""
+    """The solver facts of a run (see :func:`solver_summary`) as plain sentences."""
     first = label(str(summary.get("solver", "")))
     lines = [f"Solved with {summary.get('solver_version', first)}; status "
              f"{summary.get('status', 'unknown')}."]
