@@ -2,8 +2,8 @@
 
 Usage (from the repository root)::
 
-    /work/venv/bin/python benchmarks/run.py            # full run, a few minutes or more
-    /work/venv/bin/python benchmarks/run.py --quick    # smoke run, about a minute
+    .venv/bin/python benchmarks/run.py            # full run, a few minutes or more
+    .venv/bin/python benchmarks/run.py --quick    # smoke run, about a minute
 
 Every figure is the median of ``--repeat`` runs (or fewer where stated in the table) and every
 ratio is computed from runs made side by side in this one invocation:
