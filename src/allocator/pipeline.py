@@ -254,23 +254,22 @@ def run(
     -------
     RunResult
     """
-    from concurrent.futures import ThreadPoolExecutor
-
+    from ._background import BackgroundCall
     from .index import index_table, strategy_checks
 
     s = set_up(config, data_dir, progress=progress, verify_hashes=verify_hashes, cache=cache)
     root, areas, need, waves, problem = s.root, s.areas, s.need, s.waves, s.problem
     frame = areas.frame
     # The Monte Carlo and the Sobol' attribution do not depend on the allocation (nor it on
-    # them): they run in a second thread while this one solves (numpy's sorts and arithmetic and
-    # the cross-check's CBC processes let both proceed at once). Each reads only its own inputs,
-    # so the results are the same as one after the other.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        uncertainty = pool.submit(_uncertainty, config, frame, progress)
-        _progress(progress, "solving the allocation")
-        problem.solve()
-        problem.verify()
-        unc, sens = uncertainty.result()
+    # them): they run in a second (daemon) thread while this one solves (numpy's sorts and
+    # arithmetic and the cross-check's CBC processes let both proceed at once). Each reads only
+    # its own inputs, so the results are the same as one after the other; an error or interrupt
+    # here does not wait for them.
+    uncertainty = BackgroundCall(_uncertainty, config, frame, progress)
+    _progress(progress, "solving the allocation")
+    problem.solve()
+    problem.verify()
+    unc, sens = uncertainty.result()
     table = index_table(frame, need, waves, unc)
     checks = strategy_checks(frame.merge(table[["code", "wave"]], on="code"))
 
