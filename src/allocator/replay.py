@@ -121,7 +121,15 @@ def replay(
     manifest_path: str | Path, data_dir: str | Path | None = None, *, progress: bool = False
 ) -> ReplayReport:
     """Replay a run (:func:`allocator.audit.replay`) or, for an amended version, its whole
-    chain (:func:`allocator.ledger.chain.replay_chain`); same arguments and report."""
+    chain (:func:`allocator.ledger.chain.replay_chain`); same arguments and report.
+
+    Folders of killed replays are swept first, even when the manifest turns out unreadable.
+    """
+    import tempfile
+
+    from .rundir import REPLAY_PREFIX, sweep_stale
+
+    sweep_stale(Path(tempfile.gettempdir()), REPLAY_PREFIX)
     path = Path(manifest_path)
     manifest = Manifest.read(path)
     if manifest.ledger is None:
