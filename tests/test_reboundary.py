@@ -128,10 +128,10 @@ def test_amended_table_keeps_earlier_years_on_old_codes_and_the_ledger_balances(
     assert set(led["code"]) == set(OLD) - {"E08000901"} | {f"E0600090{i}" for i in range(1, 9)}
     assert led.groupby(["stream", "year"])["amendment"].sum().eq(0).all()
     row = led[(led["code"] == "E06000904") & (led["year"] == "2023-24")].iloc[0]
-    assert (row["published"], row["amendment"], row["new"], row["old_code"]) == (0, 3, 3, "E10000902")
+    assert (row["published"], row["amendment"], row["new_amount"], row["old_code"]) == (0, 3, 3, "E10000902")
     assert "E10000902 -> E06000904: 20.00% of Old 902 (2 of its 10 people, mid-2020)" in row["reason"]
     row = led[(led["code"] == "E10000902") & (led["year"] == "2024-25")].iloc[0]
-    assert (row["published"], row["amendment"], row["new"]) == (9, -9, 0)
+    assert (row["published"], row["amendment"], row["new_amount"]) == (9, -9, 0)
     assert set(led["year"]) == {"2023-24", "2024-25"}
 
 

@@ -16,7 +16,7 @@ so every stream-year sums exactly to its budget. The amended ``allocation.csv`` 
 that holds money in some year: an old code (Cumbria, E10000006) has £0 in the years from
 ``from_year`` and a new code (Cumberland, E06000063) £0 before it (the LA did not exist then).
 The run's rules are re-checked on the new boundaries (:mod:`allocator.reboundary.recheck`), a
-breach is an error; the version also gets ``allocation_new_boundaries.csv``, ``map.html`` and the
+breach is an error; the version also gets ``allocation_new_boundaries.csv`` and ``.xlsx``, ``map.html`` and the
 static maps on the new boundaries for the years from ``from_year``
 (:mod:`allocator.reboundary.outputs`). The split is an apportionment of the published pounds,
 not a re-run of the need index on new boundaries, and every output says so.
@@ -30,7 +30,7 @@ from typing import Literal
 
 import pandas as pd
 
-from ..columns import POPULATION, money_column, money_columns
+from ..columns import PER_HEAD, POPULATION, TOTAL, money_column, money_columns, total_column
 from ..errors import ConfigError
 from ..report.caveats import REBOUNDARY_APPORTIONMENT, REBOUNDARY_LAYOUT
 from .base import ChangeSchema, Context, Kind, Outcome, register
@@ -145,10 +145,17 @@ def _reasons(ledger: pd.DataFrame) -> dict[tuple[str, str, str], str]:
 
 def _writer(ctx: Context, spec, changes, carried, areas_new, later, share_file):  # type: ignore[no-untyped-def]
     """The version's own files: the share file (so a replay finds it beside amendment.yaml),
-    ``allocation_new_boundaries.csv``, ``map.html`` and the static maps on the new boundaries."""
+    ``allocation_new_boundaries.csv`` and ``.xlsx``, ``map.html`` and the static maps on the new
+    boundaries."""
 
     def write(folder: Path, header: list[str]) -> None:
-        from ..reboundary.outputs import boundary_words, load_geometry, map_frame, write_maps
+        from ..reboundary.outputs import (
+            boundary_words,
+            load_geometry,
+            map_frame,
+            write_maps,
+            write_workbook,
+        )
         from ..runtable import read_table
         from .write import write_commented_csv
 
@@ -164,13 +171,14 @@ def _writer(ctx: Context, spec, changes, carried, areas_new, later, share_file):
         index = read_table(ctx.root_dir / "index.csv")
         frame = map_frame(carried, changes, areas_new, index, geometry, ctx.streams, later)
         money = [money_column(s, y) for s in ctx.streams for y in later]
-        cols = ["code", "name", "region", "wave", *money, *(f"total_{y.replace('-', '_')}"
-                                                              for y in later),
-                "total", POPULATION, "per_head"]
+        cols = ["code", "name", "region", "wave", *money, *(total_column(y) for y in later),
+                TOTAL, POPULATION, PER_HEAD]
         lines = [*header, f"Boundaries from {later[0]}: {boundary_words(spec.boundaries)} "
                           f"({len(frame)} upper-tier LAs)"]
         write_commented_csv(pd.DataFrame(frame[cols]), folder / "allocation_new_boundaries.csv",
                             lines)
+        write_workbook(frame[cols], folder / "allocation_new_boundaries.xlsx", lines,
+                       ctx.streams, later, spec.boundaries)
         sources = [source_line(r) for r in [*changes.sources, *records]]
         write_maps(frame, folder, data_dir=ctx.data_dir, vintage=spec.boundaries,
                    config_name=ctx.config.name, config_hash=ctx.config.hash(),

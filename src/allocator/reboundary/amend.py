@@ -35,7 +35,8 @@ KEYS = {"kind", "from_year", "boundaries", "basis", "file", "reason"}
 
 #: Names a share file may not have: it is copied beside the version's own files.
 RESERVED = {"amendment.yaml", "manifest.json", "config.yaml", "allocation.csv", "ledger.csv",
-            "summary.md", "allocation.xlsx", "allocation_new_boundaries.csv", "map.html"}
+            "summary.md", "allocation.xlsx", "allocation_new_boundaries.csv",
+            "allocation_new_boundaries.xlsx", "map.html"}
 
 #: What every output on the new boundaries says about the pounds of a split LA.
 APPORTIONMENT_NOTE = REBOUNDARY_APPORTIONMENT
@@ -187,9 +188,10 @@ def ledger_rows(table: pd.DataFrame, carried: pd.DataFrame, streams: Sequence[st
                 spec: ReboundarySpec) -> pd.DataFrame:
     """Ledger rows for every LA whose code or area changes, per stream and amended year.
 
+    The columns of :data:`allocator.columns.LEDGER_COLUMNS` plus ``old_code`` and ``new_code``.
     An old LA that leaves closes with ``published`` its pounds, ``amendment`` minus them and
-    ``new`` £0; a new LA opens with ``published`` £0 and ``amendment`` = ``new`` = its carried
-    pounds. ``old_code`` and ``new_code`` say where the money goes; each stream-year's
+    ``new_amount`` £0; a new LA opens with ``published`` £0 and ``amendment`` = ``new_amount``
+    = its carried pounds. ``old_code`` and ``new_code`` say where the money goes; each stream-year's
     amendments sum to £0.
     """
     moved = sorted(o for o, parts in shares.items() if [n for n, _ in parts] != [o])
@@ -214,7 +216,7 @@ def ledger_rows(table: pd.DataFrame, carried: pd.DataFrame, streams: Sequence[st
                     name = changes.old_names.get(code, str(pub.at[code, "name"]))
                     text = f"{code} -> {' + '.join(succ)}: {name} replaced from {years[0]}"
                 rows.append({"code": code, "name": name, "stream": s, "year": y,
-                             "published": before, "amendment": after - before, "new": after,
+                             "published": before, "amendment": after - before, "new_amount": after,
                              "old_code": " + ".join(preds) if preds else code,
                              "new_code": " + ".join(succ), "reason": f"{reason} ({text})"})
     return pd.DataFrame(rows)

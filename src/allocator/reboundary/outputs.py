@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..columns import money_column, total_column
+from ..columns import PER_HEAD, POPULATION, TOTAL, money_column, total_column
 from ..data import catalogue, contracts, readers
 from ..data.vintage import BoundaryChanges
 from ..errors import DataError
@@ -65,7 +65,7 @@ def map_frame(carried: pd.DataFrame, changes: BoundaryChanges, areas_new: pd.Dat
     biggest = (changes.pieces.sort_values(["new", "weight", "old"], ascending=[True, False, True])
                .drop_duplicates("new").set_index("new")["old"])
     frame = carried.drop(columns=["name"], errors="ignore").merge(
-        areas_new[["code", "name", "region", "wave", "pop_all"]], on="code",
+        areas_new[["code", "name", "region", "wave", POPULATION]], on="code",
                           validate="1:1")
     for c in INHERITED:
         if c in idx.columns:
@@ -73,8 +73,8 @@ def map_frame(carried: pd.DataFrame, changes: BoundaryChanges, areas_new: pd.Dat
     frame["borderline"] = frame["borderline"].fillna(False).astype(bool)
     for y in years:
         frame[total_column(y)] = frame[[money_column(s, y) for s in streams]].sum(axis=1)
-    frame["total"] = frame[[total_column(y) for y in years]].sum(axis=1)
-    frame["per_head"] = np.round(frame["total"] / frame["pop_all"], 2)
+    frame[TOTAL] = frame[[total_column(y) for y in years]].sum(axis=1)
+    frame[PER_HEAD] = np.round(frame[TOTAL] / frame[POPULATION], 2)
     frame["target_total"] = np.nan
     geo = geometry.set_index("code")
     missing = sorted(set(frame["code"]) - set(geo.index))
@@ -120,3 +120,34 @@ def load_geometry(data_dir: Path, vintage: int, *, verify_hashes: bool = True
     if hex_path.is_file():
         records.append(catalogue.verify(hex_key, data_dir, strict=verify_hashes))
     return geo, records
+
+
+def write_workbook(frame: pd.DataFrame, path: Path, header: Sequence[str],
+                   streams: Sequence[str], years: Sequence[str], vintage: int) -> Path:
+    """``allocation_new_boundaries.xlsx``: an About sheet (``header``: the version's run,
+    sources, caveats, licence) and the new LAs' allocation for ``years``, with an England row."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from ..report.tables import save_workbook
+    from ..report.workbook import POUNDS, Col, _money_cols, _put, _table_sheet
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "About"
+    period = years[0] if len(years) == 1 else f"{years[0]} to {years[-1]}"
+    title = f"Allocation {period} on April {vintage} boundaries ({len(frame)} upper-tier LAs)"
+    for i, text in enumerate([title, f"{boundary_words(vintage)}.", APPORTIONMENT_NOTE, "",
+                              *header], start=1):
+        cell = _put(ws, i, 1, text)
+        if i == 1:
+            cell.font = Font(bold=True, size=12)
+    ws.column_dimensions["A"].width = 120
+    cols = [Col("code", "ONS code"), Col("name", "Local authority"), Col("region", "Region"),
+            Col("wave", "Wave (of the LA it came from)"), *_money_cols(streams, years, period),
+            Col(POPULATION, "Population (mid-2020)", "#,##0"),
+            Col(PER_HEAD, f"£ per head {period}", "£#,##0.00")]
+    money = [c.key for c in cols if c.fmt == POUNDS]
+    _table_sheet(wb, f"Allocation April {vintage}", pd.DataFrame(frame), cols, title=title,
+                 totals={"name": "England", **{k: int(frame[k].sum()) for k in money}})
+    return save_workbook(wb, path, title)
