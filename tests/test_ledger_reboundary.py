@@ -155,23 +155,27 @@ def test_replay_of_the_amended_version_and_tampering(versions, tmp_path: Path) -
     assert "allocation_new_boundaries.csv" in out
 
 
-def test_bad_share_file_is_exit_2_naming_file_and_row(versions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    v1 = versions[0]
+def with_share_file(folder: Path, cumberland: str, westmorland: str) -> Path:
+    """The documented example with ``basis: file``: Cumbria's two shares in ``shares.csv``."""
     doc = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     doc["changes"][0].update({"basis": "file", "file": "shares.csv"})
-    (tmp_path / "shares.csv").write_text(
-        "old_code,new_code,share\nE10000006,E06000063,0.6\nE10000006,E06000064,0.3\n",
-        encoding="utf-8")
-    path = tmp_path / "amend.yaml"
+    (folder / "shares.csv").write_text(f"old_code,new_code,share\nE10000006,E06000063,"
+                                       f"{cumberland}\nE10000006,E06000064,{westmorland}\n",
+                                       encoding="utf-8")
+    path = folder / "amend.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def test_bad_share_file_is_exit_2_naming_file_and_row(versions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    v1 = versions[0]
+    path = with_share_file(tmp_path, "0.6", "0.3")
     code, out = cli("amend", str(v1), str(path), "--out", str(tmp_path / "v"))
     assert code == 2 and out.count("error:") == 1 and "Traceback" not in out
     assert "shares.csv" in out and "E10000006" in out and "sum to 0.9" in out
     assert not (tmp_path / "v").exists() or not any((tmp_path / "v").iterdir())
     # shares that do add up work, and the split follows them exactly
-    (tmp_path / "shares.csv").write_text(
-        "old_code,new_code,share\nE10000006,E06000063,1/2\nE10000006,E06000064,1/2\n",
-        encoding="utf-8")
+    path = with_share_file(tmp_path, "1/2", "1/2")
     code, out = cli("amend", str(v1), str(path), "--out", str(tmp_path / "v"))
     assert code == 0, out
     v = Path(out.strip().splitlines()[-1].removeprefix("new version: "))
@@ -199,13 +203,7 @@ def test_a_split_that_breaks_a_floor_is_an_error_and_writes_nothing(versions, tm
     # 999/1000 of Cumbria to Cumberland: Westmorland and Furness would get about £745 of
     # continuation money (floor £0.85 a head of its 225,385 people) and about £1,162 of
     # place-based money in 2023-24 (floor £20,000 per funded LA)
-    doc = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    doc["changes"][0].update({"basis": "file", "file": "shares.csv"})
-    (tmp_path / "shares.csv").write_text(
-        "old_code,new_code,share\nE10000006,E06000063,0.999\nE10000006,E06000064,0.001\n",
-        encoding="utf-8")
-    path = tmp_path / "amend.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    path = with_share_file(tmp_path, "0.999", "0.001")
     code, out = cli("amend", str(versions[0]), str(path), "--out", str(tmp_path / "v"))
     assert code == 2 and out.count("error:") == 1 and "Traceback" not in out, out
     assert "breaks the run's rules on the new boundaries" in out
