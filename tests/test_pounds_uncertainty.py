@@ -184,7 +184,8 @@ def test_parameters_are_checked() -> None:
     cfg = four_la_config()
     for kw, word in [({"n_draws": 0}, "n_draws"), ({"n_jobs": 0}, "n_jobs"),
                      ({"share": 1.5}, "share"), ({"sobol_samples": -1}, "sobol_samples"),
-                     ({"chunk_size": 0}, "chunk_size")]:
+                     ({"chunk_size": 0}, "chunk_size"), ({"random_state": -1}, "random_state"),
+                     ({"elasticity": (2.0, 1.0)}, "elasticity")]:
         with pytest.raises(ValueError, match=word):
             PoundsUncertainty(**kw).fit(cfg, four_la_frame())
 
@@ -270,3 +271,46 @@ def test_target_elasticity_drawn_per_draw_by_hand() -> None:
         PoundsUncertainty(n_draws=2, elasticity=(0.0, 1.0), progress=False).fit(
             four_la_config(), four_la_frame())
     assert with_elasticity(cfg.allocation, 2.5).target.elasticity == 2.5
+
+
+def test_scheduler_problems_are_plain_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from allocator.errors import ConfigError
+    from allocator.pounds.parallel import run_tasks
+
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at nonsense"):
+        run_tasks(None, [("draws", 0, 1)], scheduler="nonsense",  # type: ignore[arg-type]
+                  on_result=lambda t, r: None)
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if not installed
+    with pytest.raises(ConfigError, match='pip install "dask\\[distributed\\]"'):
+        run_tasks(None, [("draws", 0, 1)], scheduler="tcp://127.0.0.1:8786",  # type: ignore[arg-type]
+                  on_result=lambda t, r: None)
+
+
+def test_failed_draws_are_reported_in_the_written_outputs(tmp_path: Path) -> None:
+    import json
+
+    from allocator.report.mapbase import MapMeta
+    from allocator.report.pounds import RunInfo, write_pounds_dir
+
+    cfg = four_la_config()
+    est = PoundsUncertainty(n_draws=12, sobol_samples=0, chunk_size=5, progress=False)
+    est.fit(cfg, four_la_frame(), inject_failure=7)
+    meta = MapMeta(config_name="four-las", config_hash="0" * 64, streams=["place"],
+                   years=["2022-23", "2023-24"], sources=["SYNTHETIC test data (2022)"],
+                   notes=["SYNTHETIC: four invented LAs"])
+    out = write_pounds_dir(est, RunInfo(tmp_path / "run", "f" * 64, meta), tmp_path, "p")
+    csv = (out / "pounds_uncertainty.csv").read_text(encoding="utf-8")
+    assert "11 draws were allocated and 1 failed (1 verify failed)" in csv
+    assert "# Source: SYNTHETIC test data (2022)" in csv
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "- draw 7: verify failed: injected" in summary
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["draws_failed"] == {"verify_failed": 1}
+    assert manifest["run"]["manifest_sha256"] == "f" * 64
+    assert manifest["failed_draws"][0][:2] == [7, "verify_failed"]
+    assert not (out / "pounds_map.html").exists()  # no geometry given: no map
+    # never overwritten: the same name again gets a new directory
+    again = write_pounds_dir(est, RunInfo(tmp_path / "run", "f" * 64, meta), tmp_path, "p")
+    assert again != out and again.name == "p-2"

@@ -117,6 +117,14 @@ class PoundsUncertainty:
             raise ValueError(f"share must be in (0, 1], got {self.share!r}")
         if not isinstance(self.sobol_samples, int) or self.sobol_samples < 0:
             raise ValueError(f"sobol_samples must be an integer >= 0, got {self.sobol_samples!r}")
+        if self.random_state is not None and (not isinstance(self.random_state, int)
+                                              or self.random_state < 0):
+            raise ValueError(f"random_state must be None or an integer >= 0, got "
+                             f"{self.random_state!r}")
+        if self.elasticity is not None and (len(self.elasticity) != 2 or
+                                            not 0 <= self.elasticity[0] <= self.elasticity[1]):
+            raise ValueError(f"elasticity must be (low, high) with 0 <= low <= high, got "
+                             f"{self.elasticity!r}")
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise ValueError(f"chunk_size must be an integer >= 1, got {self.chunk_size!r}")
 

@@ -218,6 +218,9 @@ def summary_paragraph(est: Any, table: pd.DataFrame) -> str:
     tot = _totals(table)
     share = f"{float(est.share):.0%}"
     below = below_share_column(est.share)
+    if est.draws_ok_ == 0:
+        return (f"None of the {est.n_draws:,} draws could be allocated (see the list below), so "
+                "nothing can be said about how uncertain the pounds are.")
     pub = tot["published"].to_numpy(dtype=float)
     rel = (tot["p95"] - tot["p05"]).to_numpy(dtype=float) / np.where(pub > 0, pub, np.nan)
     widest = tot.iloc[int(np.nanargmax(rel))] if np.isfinite(rel).any() else None
