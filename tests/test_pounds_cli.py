@@ -150,6 +150,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_stops_the_workers_and_writes_nothing(run_dir: Path, tmp_path: Path,
                                                         sig: signal.Signals) -> None:

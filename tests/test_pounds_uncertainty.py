@@ -209,6 +209,7 @@ def _csv_bytes(est: PoundsUncertainty, tmp_path: Path, name: str) -> bytes:
     return path.read_bytes()
 
 
+@pytest.mark.slow
 def test_one_two_four_workers_and_a_dask_cluster_give_identical_bytes(
         synthetic_152: tuple[object, pd.DataFrame], tmp_path: Path) -> None:
     from dask.distributed import LocalCluster
