@@ -202,10 +202,14 @@ def synthetic_152() -> tuple[object, pd.DataFrame]:
 
 
 def _csv_bytes(est: PoundsUncertainty, tmp_path: Path, name: str) -> bytes:
-    from allocator.report.tables import write_csv
+    """``pounds_uncertainty.csv`` as the writer writes it, header lines included."""
+    from allocator.report.mapbase import MapMeta
+    from allocator.report.pounds import RunInfo, _commented_csv, header_lines
 
+    meta = MapMeta(config_name="synthetic", config_hash="0" * 64, streams=[], years=[],
+                   sources=["SYNTHETIC areas table (tests/data)"])
     path = tmp_path / name
-    write_csv(output_table(est), path)
+    _commented_csv(output_table(est), path, header_lines(est, RunInfo(tmp_path, "0" * 64, meta)))
     return path.read_bytes()
 
 
@@ -229,7 +233,7 @@ def test_one_two_four_workers_and_a_dask_cluster_give_identical_bytes(
     first = out["1 processes"]
     assert all(v == first for v in out.values()), [k for k, v in out.items() if v != first]
     # and the draws do vary (a constant table would make the comparison empty)
-    table = pd.read_csv(tmp_path / "1.csv")
+    table = pd.read_csv(tmp_path / "1.csv", comment="#")
     assert (table["p95"] > table["p05"]).any()
     other = PoundsUncertainty(random_state=99, **kw).fit(cfg, frame)
     assert _csv_bytes(other, tmp_path, "other.csv") != first

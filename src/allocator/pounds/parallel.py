@@ -173,7 +173,10 @@ def _pool_work(task: Task) -> tuple[Task, Any]:
 def run_tasks(spec: WorkSpec, todo: list[Task], *, n_jobs: int = 1, scheduler: Any = None,
               on_result: Callable[[Task, Any], None], progress: Callable[[int], None] | None = None
               ) -> str:
-    """Run every task and pass each result to ``on_result`` (in the calling thread).
+    """Run every task and pass each answer to ``on_result`` (in the calling thread).
+
+    ``on_result(task, (result, cpu_seconds))`` gets each answer of :func:`work`, in the order
+    the tasks finish (merging is exact, so the order does not matter).
 
     Parameters
     ----------
@@ -183,8 +186,6 @@ def run_tasks(spec: WorkSpec, todo: list[Task], *, n_jobs: int = 1, scheduler: A
         Address of a Dask scheduler (``tcp://host:8786``) or a connected client.
     progress : callable, optional
         Called with the number of draws (or design rows) each finished task covered.
-
-    ``on_result(task, (result, cpu_seconds))`` gets each answer of :func:`work`.
 
     Returns
     -------
@@ -206,8 +207,8 @@ def run_tasks(spec: WorkSpec, todo: list[Task], *, n_jobs: int = 1, scheduler: A
         mp.set_forkserver_preload([__name__])
     except ValueError:  # pragma: no cover - no forkserver on this platform
         mp = multiprocessing.get_context("spawn")
-    pool = mp.Pool(
-        min(n_jobs, len(todo)), initializer=_init_pool_worker, initargs=(spec,))
+    n_jobs = min(n_jobs, len(todo))
+    pool = mp.Pool(n_jobs, initializer=_init_pool_worker, initargs=(spec,))
     try:
         for t, result in pool.imap_unordered(_pool_work, todo):
             on_result(t, result)
