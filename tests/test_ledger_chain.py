@@ -331,3 +331,25 @@ def test_a_replaced_input_file_equals_the_same_value_corrected(chain: list[Path]
                           [{**swap, "files": [{**swap["files"][0], "sha256": "0" * 64}]}])
     code, out = cli("amend", str(chain[0]), str(bad), "--out", str(tmp_path / "c"))
     assert code == 2 and "'changes[0].files[0].sha256'" in out and digest in out, out
+
+
+def test_a_broken_link_to_the_parent_is_named(chain: list[Path], tmp_path: Path) -> None:
+    """v3's manifest pointing at another parent manifest: replay names version 3's link."""
+    copy = _copy_chain(chain, tmp_path / "copy")
+    path = copy[2] / "manifest.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["ledger"]["parent"]["manifest_sha256"] = "f" * 64
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    code, out = cli("replay", str(copy[2]))
+    assert code == 3, out
+    assert f"version 3 ({copy[2].name}): manifest.json links to a parent manifest with sha256 " \
+           "ffffffffffff" in out
+    assert "version 2 (" not in out and "version 1 (" not in out
+
+
+def test_history_of_a_missing_parent_is_an_error(chain: list[Path], tmp_path: Path) -> None:
+    """A version whose parent folder is gone: exit 2 naming the version, no traceback."""
+    lone = Path(shutil.copytree(chain[2], tmp_path / "alone" / chain[2].name))
+    code, out = cli("history", str(lone))
+    assert code == 2 and "is not in" in out and "version 3" in out and "Traceback" not in out

@@ -131,7 +131,10 @@ def replay(
 
     sweep_stale(Path(tempfile.gettempdir()), REPLAY_PREFIX)
     path = Path(manifest_path)
-    manifest = Manifest.read(path)
+    try:
+        manifest = Manifest.read(path)
+    except DataError:  # a run's replay sweeps killed replays' folders, then says the same
+        return replay_run_only(manifest_path, data_dir, progress=progress)
     if manifest.ledger is None:
         return replay_run_only(manifest_path, data_dir, progress=progress)
     from .ledger.chain import replay_chain
