@@ -353,3 +353,25 @@ def test_history_of_a_missing_parent_is_an_error(chain: list[Path], tmp_path: Pa
     lone = Path(shutil.copytree(chain[2], tmp_path / "alone" / chain[2].name))
     code, out = cli("history", str(lone))
     assert code == 2 and "is not in" in out and "version 3" in out and "Traceback" not in out
+
+
+def test_correct_no_worse_off_on_real_data(chain: list[Path], tmp_path: Path) -> None:
+    """no_worse_off: nobody below published anywhere; each stream-year's budget rises by exactly
+    the top-ups the manifest records; Somerset keeps its wave-2 money, so Cheshire West and
+    Chester, which the corrected data rank into wave 2, finds it full and stays in wave 3."""
+    from allocator import amend
+
+    change = {"kind": "correct", "policy": "no_worse_off",
+              "values": [{"la": CHESHIRE, "indicator": "drug_deaths_rate", "value": 7.0}]}
+    v2 = amend(chain[0], write_amendment(tmp_path / "n.yaml", chain[0], [change],
+                                         effective="2023-06-01"), out=tmp_path / "out")
+    a, b = read(chain[0] / "allocation.csv").set_index("code"), read(v2 / "allocation.csv").set_index("code")
+    assert (b[MONEY] >= a[MONEY]).all().all()
+    top = json.loads((v2 / "manifest.json").read_text(encoding="utf-8"))["ledger"]["budget_change"]
+    assert top and all(v > 0 for v in top.values())
+    for col in MONEY:
+        assert int(b[col].sum()) == int(a[col].sum()) + top.get(col, 0)
+    assert (int(b.at[CHESHIRE, "wave"]), int(b.at[SOMERSET, "wave"])) == (3, 2)
+    text = (v2 / "summary.md").read_text(encoding="utf-8")
+    assert "Cheshire West and Chester is placed in wave 3, not wave 2" in text
+    assert "the centre tops up" in text

@@ -98,11 +98,11 @@ class CorrectChange(ChangeSchema):
 
 
 def _held_waves(ctx: Context, corrections: list[dict[str, Any]], kept: list[str],
-                protect_money: bool) -> tuple[pd.DataFrame, dict[str, tuple[int, int]]]:
+                protect_money: bool) -> tuple[pd.DataFrame, dict[str, int], set[str]]:
     """The areas with recomputed waves, LAs held where a move would change a kept year.
 
-    Returns the areas and ``code -> (wave given, wave the corrected data gave)`` of each
-    held LA.
+    Returns the areas, the waves the corrected data give before any LA is held (code ->
+    wave) and the LAs held.
     """
     from ..waves import WaveLock
     from .solve import eligible_cells
@@ -120,12 +120,14 @@ def _held_waves(ctx: Context, corrections: list[dict[str, Any]], kept: list[str]
         return any(y in kept for _, _, y in mine ^ was) or (
             protect_money and any(cell in money for cell in was - mine))
 
+    first: dict[str, int] = {}
     for _ in range(MAX_ROUNDS):
         locks = [*ctx.config.waves.locks, *(
             WaveLock(code=c, wave=w, reason="its corrected wave would change a year not re-solved")
             for c, (w, _new) in sorted(held.items()))]
         areas = ctx.problem_areas(corrections, None,
                                   ctx.config.waves.model_copy(update={"locks": locks}))
+        first = first or dict(zip(areas["code"], areas["wave"].astype(int), strict=True))
         old = areas.assign(wave=areas["code"].map(published))
         old_cells = eligible_cells(cfg, old, ctx.data_dir)
         more = {}
@@ -139,9 +141,29 @@ def _held_waves(ctx: Context, corrections: list[dict[str, Any]], kept: list[str]
                          if w == published[code] or not harmful(areas, code, w, old_cells))
             more[code] = (given, int(wave))
         if not more:
-            return areas, held
+            return areas, first, set(held)
         held.update(more)
     raise ctx.error("changes", f"the waves did not settle after holding LAs {MAX_ROUNDS} times")
+
+
+def _placed_words(ctx: Context, areas: pd.DataFrame, first: dict[str, int], held: set[str],
+                  policy: str) -> list[str]:
+    """One sentence per LA whose wave is not the one the corrected data rank it into."""
+    out = []
+    for code, wave in zip(areas["code"], areas["wave"].astype(int), strict=True):
+        n = first.get(code, wave)
+        if n == wave:
+            continue
+        if code not in held:
+            why = f"wave {n} is full once the LAs kept in it are counted"
+        elif policy == "no_worse_off":
+            why = (f"wave {n} would change a year that is not re-solved, or take away money "
+                   "published to it")
+        else:
+            why = f"wave {n} would change a year that is not re-solved"
+        out.append(f"{ctx.name_of(code)} is placed in wave {wave}, not wave {n} as the "
+                   f"corrected data rank it: {why}.")
+    return out
 
 
 @register
@@ -229,7 +251,7 @@ class Correct(Kind):
         free = self._free_years(ctx)
         kept = [y for y in ctx.years if y not in free]
         policy = self.change.policy
-        areas, held = _held_waves(ctx, corrections, kept, policy == "no_worse_off")
+        areas, first, held = _held_waves(ctx, corrections, kept, policy == "no_worse_off")
         budgets = budgets_of(ctx.allocation, ctx.streams, ctx.years)
         solved, solver = resolve(ctx.config, areas, ctx.allocation,
                                  {(s, y) for s in ctx.streams for y in free}, budgets=budgets,
@@ -256,9 +278,7 @@ class Correct(Kind):
         moves = [(c, int(old_w[c]), int(w)) for c, w in zip(areas["code"], areas["wave"], strict=True)
                  if int(old_w[c]) != int(w)]
         words += [f"{ctx.name_of(c)} moves from wave {a} to wave {b}." for c, a, b in moves]
-        words += [f"{ctx.name_of(c)} is placed in wave {w}, not wave {n} as the corrected data "
-                  f"rank it: wave {n} would change a year that is not re-solved."
-                  for c, (w, n) in sorted(held.items())]
+        words += _placed_words(ctx, areas, first, held, policy)
         if change:
             words.append("No LA is below its published amount; the centre tops up "
                          + ", ".join(f"{s.replace('_', ' ')} {y} by £{v:,}"
