@@ -84,7 +84,7 @@ class QuietHiGHS(pulp.HiGHS):
 
 
 def bundled_cbc() -> str:
-    """Path of the CBC binary that ships inside PuLP (2.9 to 3.x, the versions we allow).
+    """Path of the CBC binary that ships inside PuLP (3.3.1 to 3.x, the versions we allow).
 
     PuLP 3.3 deprecates ``PULP_CBC_CMD`` (removed in PuLP 4) and recommends ``COIN_CMD``, which
     runs whichever CBC binary it is given. Giving it this one keeps the cross-check solver exactly
