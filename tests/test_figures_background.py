@@ -92,6 +92,29 @@ def test_an_error_in_the_parent_ends_the_children(tmp_path: Path) -> None:
 
 
 @needs_fork
+def test_preload_imports_matplotlib_with_agg_in_this_process() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from allocator.report.figures import preload; "
+            "assert 'matplotlib.pyplot' not in sys.modules; preload(); preload(); "
+            "import matplotlib; print(matplotlib.get_backend().lower(), "
+            "all(m in sys.modules for m in ('matplotlib.pyplot', 'matplotlib.backends.backend_pdf',"
+            " 'geopandas.plotting')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["agg", "True"]
+
+
+def test_figure_jobs_split_the_maps_and_charts_between_two_processes(tmp_path: Path) -> None:
+    from allocator.report.charts import write_charts
+
+    jobs = figures.figure_jobs(None, None, None, tmp_path, None)  # type: ignore[arg-type]
+    assert [(j.keywords["maps"], j.keywords["charts"]) for j in jobs] == [
+        (("wave",), ("per_head",)), (("per_head",), ("regions",))]
+    with pytest.raises(ValueError, match="charts: unknown chart"):
+        write_charts(None, None, None, None, tmp_path, charts=("pie",))  # type: ignore[arg-type]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(__import__("allocator.paths").paths.default_data_dir() is None,
                     reason="the official data (../shared/geodata) is not present")

@@ -94,3 +94,27 @@ def test_bad_hex_layer_is_a_data_error(frame: gpd.GeoDataFrame, tmp_path: Path) 
         match_hexes(frame, _hex_path(), layer="nope")
     with pytest.raises(DataError, match="unsupported static map format"):
         write_static_maps(frame, synthetic_meta(), tmp_path, formats=("gif",))
+
+
+def _zlib_level_of(png: Path) -> int:
+    """FLEVEL of the zlib stream in the first IDAT chunk (0 = fastest ... 2 = default)."""
+    data = png.read_bytes()
+    start = data.index(b"IDAT") + 4
+    return data[start + 1] >> 6
+
+
+def test_png_is_written_fast_with_the_same_pixels(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from allocator.report.static import _save
+
+    fast = _save(plt.figure(figsize=(2, 2)), tmp_path / "fast", ["png"], 50)[0]
+    fig = plt.figure(figsize=(2, 2))
+    default = tmp_path / "default.png"
+    fig.savefig(default, format="png", dpi=50, metadata={"Software": None}, facecolor="white")
+    plt.close(fig)
+    assert _zlib_level_of(fast) == 0  # zlib level 1 ("fastest"), not Pillow's default 6
+    assert _zlib_level_of(default) == 2
+    assert np.array_equal(np.asarray(Image.open(fast)), np.asarray(Image.open(default)))

@@ -143,17 +143,24 @@ def main() -> None:
 @friendly
 def run(config: Path, data_dir: Path | None, out: Path | None, no_cache: bool) -> None:
     """Run CONFIG end to end and write a new run directory."""
+    from ._background import BackgroundCall
     from .config import load_config
     from .pipeline import output_parent
     from .pipeline import run as run_pipeline
+    from .report.figures import preload
     from .rundir import check_writable
 
     cfg = load_config(config)
     parent = output_parent(cfg, out)
     check_writable(parent)  # fail in a second, not after the whole run
     progress = not _flag("quiet")
+    # matplotlib for the figure processes, imported while the pipeline solves (done before
+    # they are forked: the thread has ended by then)
+    preloading = BackgroundCall(preload) if cfg.output.static_maps else None
     result = run_pipeline(cfg, data_dir=data_dir, progress=progress,
                           cache=False if no_cache else None)
+    if preloading is not None:
+        preloading.result()
     run_dir = result.write(parent, progress=progress)
     click.echo(result.headline())
     click.echo(f"run directory: {run_dir}")

@@ -19,6 +19,7 @@ from .mapbase import MapMeta
 
 BAR = "#0072B2"  # Okabe-Ito blue: distinct under every common colour-vision deficiency
 AVERAGE = "#D55E00"  # Okabe-Ito vermilion, for the England average line
+CHARTS = ("per_head", "regions")
 
 
 def _england(frame: pd.DataFrame, key: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -101,12 +102,18 @@ def write_charts(
     wave_labels: Sequence[str] = (),
     formats: Sequence[str] = ("png", "pdf"),
     dpi: int = 200,
+    charts: Sequence[str] = CHARTS,
 ) -> list[Path]:
-    """Write ``chart_per_head.*`` and ``chart_regions.*``; each figure is drawn once and saved in
-    every format."""
+    """Write ``chart_per_head.*`` and ``chart_regions.*`` (those named in ``charts``); each
+    figure is drawn once and saved in every format."""
     from .static import _save
 
+    unknown = [c for c in charts if c not in CHARTS]
+    if unknown:
+        raise ValueError(f"charts: unknown chart(s) {', '.join(unknown)}; known: {', '.join(CHARTS)}")
     out = []
-    out += _save(draw_per_head(waves, deciles, meta, wave_labels), Path(out_dir) / "chart_per_head", formats, dpi)
-    out += _save(draw_regions(regions, meta), Path(out_dir) / "chart_regions", formats, dpi)
+    if "per_head" in charts:
+        out += _save(draw_per_head(waves, deciles, meta, wave_labels), Path(out_dir) / "chart_per_head", formats, dpi)
+    if "regions" in charts:
+        out += _save(draw_regions(regions, meta), Path(out_dir) / "chart_regions", formats, dpi)
     return out

@@ -2,10 +2,11 @@
 
 Drawing the PNG and PDF maps and charts is the largest part of writing a run directory, and it
 needs nothing the other writers produce. :func:`figure_jobs` splits the drawing into two jobs of
-similar cost (the wave maps; the pounds-per-head maps and the charts); :class:`InBackground` runs
-each job in a forked child process (which inherits the run's results as they are: nothing is
-copied or pickled) while the caller writes the tables, workbook, map and summary, and waits for
-them before the manifest hashes the folder. A child runs the same code on the same inputs, so
+similar cost (the wave maps and one chart; the pounds-per-head maps and the other chart), and
+:func:`preload` imports matplotlib in the parent first, so that the children inherit it;
+:class:`InBackground` runs each job in a forked child process (which inherits the run's results
+as they are: nothing is copied or pickled) while the caller writes the tables, workbook, map and
+summary, and waits for them before the manifest hashes the folder. A child runs the same code on the same inputs, so
 every file is byte-identical to drawing in-process (tested). Where ``fork`` is not available
 (Windows), or with ``parallel=False``, the jobs run in-process, in order, when the block ends.
 """
@@ -43,10 +44,11 @@ def write_figures(
     hex_path: Path | None,
     *,
     maps: Sequence[str] = ("wave", "per_head"),
-    charts: bool = True,
+    charts: Sequence[str] = ("per_head", "regions"),
 ) -> None:
     """Write static maps (:func:`allocator.report.static.write_static_maps`, those in ``maps``)
-    and, if ``charts``, the charts (:func:`allocator.report.charts.write_charts`) of ``result``."""
+    and charts (:func:`allocator.report.charts.write_charts`, those in ``charts``) of
+    ``result``."""
     from .charts import write_charts
     from .frames import decile_rollup, region_rollup, wave_rollup
     from .static import write_static_maps
@@ -55,15 +57,40 @@ def write_figures(
         write_static_maps(frame, meta, out_dir, hex_path=hex_path, maps=maps)
     if charts:
         write_charts(region_rollup(result), decile_rollup(result), wave_rollup(result), meta,
-                     out_dir, wave_labels=list(result.config.waves.labels))
+                     out_dir, wave_labels=list(result.config.waves.labels), charts=charts)
 
 
 def figure_jobs(
     result: RunResult, frame: gpd.GeoDataFrame, meta: MapMeta, out_dir: Path, hex_path: Path | None
 ) -> list[Job]:
-    """Every figure of a run directory, as two jobs of similar cost."""
+    """Every figure of a run directory, as two jobs of similar cost: each draws one map (with
+    its hex twin) and one chart."""
     job = partial(write_figures, result, frame, meta, out_dir, hex_path)
-    return [partial(job, maps=("wave",), charts=False), partial(job, maps=("per_head",))]
+    return [partial(job, maps=("wave",), charts=("per_head",)),
+            partial(job, maps=("per_head",), charts=("regions",))]
+
+
+def preload() -> None:
+    """Import what drawing the figures needs (matplotlib with Agg, its PNG and PDF back ends,
+    geopandas' plotting) and look up the fonts, in this process.
+
+    Called before the figure processes are forked, so that they inherit all of it instead of each
+    paying for it (~0.5 s CPU a process); the CLI calls it in a background thread while the
+    pipeline solves. Calling it again costs nothing.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import geopandas.plotting  # noqa: F401
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.backends.backend_pdf  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
+    from matplotlib import font_manager
+
+    from . import charts, static  # noqa: F401
+
+    for weight in ("normal", "bold"):
+        font_manager.findfont(font_manager.FontProperties(weight=weight))
 
 
 def can_fork() -> bool:

@@ -51,6 +51,10 @@ _SAVE_METADATA = {
     "png": {"Software": None},
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
 }
+#: zlib level 1 for PNG (Pillow's default is 6): the same pixels, files ~14% larger, about a
+#: third less CPU to encode (each 200 dpi page is 3.5 million RGBA pixels).
+PNG_COMPRESS_LEVEL = 1
+_SAVE_OPTIONS = {"png": {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}}}
 
 
 @dataclass
@@ -256,7 +260,8 @@ def _save(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> list[Pat
         stem.parent.mkdir(parents=True, exist_ok=True)
         for fmt in formats:
             p = stem.with_suffix("." + fmt)
-            fig.savefig(p, format=fmt, dpi=dpi, metadata=_SAVE_METADATA.get(fmt), facecolor="white")
+            fig.savefig(p, format=fmt, dpi=dpi, metadata=_SAVE_METADATA.get(fmt), facecolor="white",
+                        **_SAVE_OPTIONS.get(fmt, {}))
             out.append(p)
     except OSError as exc:
         raise OutputError(f"cannot write static map {stem}: {exc}") from exc

@@ -72,7 +72,10 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
     with atomic_run_dir(parent, name) as (tmp, final):
         figures: AbstractContextManager[object] = nullcontext()
         if out_cfg.static_maps:
-            from .figures import InBackground, figure_jobs
+            from .figures import InBackground, can_fork, figure_jobs, preload
+
+            if can_fork():
+                preload()  # once here, not once in each forked process
 
             _progress(progress, "drawing the static maps and charts (PNG and PDF)")
             hex_path = _hex_path(result) if out_cfg.hex_cartogram else None
