@@ -316,6 +316,11 @@ def test_failed_draws_are_reported_in_the_written_outputs(tmp_path: Path) -> Non
     assert manifest["run"]["manifest_sha256"] == "f" * 64
     assert manifest["failed_draws"][0][:2] == [7, "verify_failed"]
     assert not (out / "pounds_map.html").exists()  # no geometry given: no map
+    from allocator.errors import DataError
+    from allocator.provenance import Manifest
+
+    with pytest.raises(DataError, match="pounds-uncertainty directory .* replay the run"):
+        Manifest.read(out / "manifest.json")  # `allocator replay` on it says what to do
     # never overwritten: the same name again gets a new directory
     again = write_pounds_dir(est, RunInfo(tmp_path / "run", "f" * 64, meta), tmp_path, "p")
     assert again != out and again.name == "p-2"

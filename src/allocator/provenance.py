@@ -165,6 +165,11 @@ class Manifest:
             raw = json.loads(p.read_bytes().decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise DataError(f"not a valid manifest (JSON error: {excerpt(exc, 100)})", file=p) from None
+        if isinstance(raw, dict) and raw.get("kind") == "pounds_uncertainty":
+            run = raw.get("run") if isinstance(raw.get("run"), dict) else {}
+            raise DataError("this is the manifest of a pounds-uncertainty directory (`allocator "
+                            "uncertainty`), not of a run; replay the run it describes, "
+                            f"{excerpt(run.get('directory', '?'), 80)}", file=p)
         problems = _manifest_problems(raw)
         if problems:
             raise DataError("not an allocator manifest: " + "; ".join(problems[:8]), file=p)
