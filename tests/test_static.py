@@ -118,3 +118,16 @@ def test_png_is_written_fast_with_the_same_pixels(frame: gpd.GeoDataFrame, tmp_p
     assert _zlib_level_of(fast) == 0  # zlib level 1 ("fastest"), not Pillow's default 6
     assert _zlib_level_of(default) == 2
     assert np.array_equal(np.asarray(Image.open(fast)), np.asarray(Image.open(default)))
+
+
+def test_each_png_map_is_rendered_once(frame: gpd.GeoDataFrame, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """GeoDataFrame.plot asks the canvas to redraw; the maps' figures do not render for it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renders: list[int] = []
+    draw = FigureCanvasAgg.draw
+    monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self, *a, **k: renders.append(1) or draw(self, *a, **k))
+    files = write_static_maps(frame, synthetic_meta(), tmp_path, formats=("png",))
+    assert [p.name for p in files] == ["map_wave.png", "map_per_head.png"]
+    assert len(renders) == 2

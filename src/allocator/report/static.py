@@ -195,7 +195,9 @@ def _draw(
     The legend and the London inset sit outside the area England is drawn in (the map's x-range
     is widened to make room for the inset), so neither ever covers an LA.
     """
-    fig = plt.figure(figsize=(8.27, 10.5), dpi=100)
+    # not plt.figure: a figure outside pyplot has a canvas whose draw_idle does nothing, so each
+    # GeoDataFrame.plot (which calls it) does not render the whole page once more before savefig
+    fig = Figure(figsize=(8.27, 10.5), dpi=100)
     footer = _footer_text(meta, extra_notes)
     footer_h = (footer.count("\n") + 1) * 6.5 * 1.25 / (10.5 * 72)
     bottom = 0.012 + footer_h + 0.012
