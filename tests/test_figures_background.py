@@ -7,6 +7,7 @@ small jobs writing text files."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -134,3 +135,21 @@ def test_default_run_directory_is_the_same_with_and_without_figure_processes(
     inline = result.write(tmp_path / "inline", name="run")
     assert _files(forked) == _files(inline)
     assert {"map_wave.png", "map_per_head_hex.pdf", "chart_regions.png"} <= set(_files(forked))
+
+
+@needs_fork
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_parent_takes_its_figure_processes_with_it(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    late = tmp_path / "late.txt"
+    code = ("import time; from allocator.report.figures import InBackground\n"
+            f"job = lambda: (time.sleep(1.5), open({str(late)!r}, 'w').write('x'))\n"
+            "with InBackground([job]):\n    print('started', flush=True); time.sleep(30)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None and parent.stdout.readline().strip() == "started"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    time.sleep(3)
+    assert not late.exists()  # the child did not outlive the parent

@@ -126,7 +126,7 @@ class InBackground:
             ctx = multiprocessing.get_context("fork")
             for job in self.jobs:
                 receive, send = ctx.Pipe(duplex=False)
-                process = ctx.Process(target=_child, args=(job, send), daemon=True)
+                process = ctx.Process(target=_child, args=(job, send, os.getpid()), daemon=True)
                 process.start()
                 send.close()
                 self.children_.append((process, receive))
@@ -169,8 +169,25 @@ def _wait(process: Any, receive: Connection) -> BaseException | None:
     return error
 
 
-def _child(job: Job, send: Connection) -> None:
+def _die_with(parent: int) -> None:
+    """End this process when ``parent`` dies (Linux), so that a run killed with SIGKILL leaves no
+    figure process writing into a folder the next run sweeps away."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the children end with their jobs
+        return
+    if os.getppid() != parent:  # it died before prctl
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child(job: Job, send: Connection, parent: int) -> None:
     """Body of a forked process: run ``job``, send ``None`` or its exception, end quietly."""
+    _die_with(parent)
     for sig in (signal.SIGINT, signal.SIGTERM):  # the parent handles interrupts and cleans up
         signal.signal(sig, signal.SIG_DFL)
     error: BaseException | None = None
