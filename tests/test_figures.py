@@ -47,10 +47,13 @@ def _data_box(ax, bbox) -> shapely.Polygon:  # type: ignore[no-untyped-def]
 def test_legend_and_inset_never_cover_an_la(frame: gpd.GeoDataFrame, key: str) -> None:
     meta = synthetic_meta()
     scale = {s.key: s for s in map_scales(frame, meta)}[key]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     fig = _draw(frame, scale, meta, "t", "s")
-    fig.canvas.draw()
+    canvas = FigureCanvasAgg(fig)  # _draw's figure is outside pyplot: no renderer of its own
+    canvas.draw()
     ax = fig.axes[0]
-    renderer = fig.canvas.get_renderer()
+    renderer = canvas.get_renderer()
     covers = [_data_box(ax, leg.get_window_extent(renderer)) for leg in fig.legends]
     covers += [_data_box(ax, a.get_window_extent(renderer)) for a in ax.child_axes]  # the London inset
     assert len(covers) == 2
