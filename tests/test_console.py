@@ -98,6 +98,24 @@ def test_diff_of_identical_runs_says_so(tmp_path: Path) -> None:
     assert "exactly the same pounds" in d.to_text()
 
 
+def test_diff_across_a_boundary_change_names_las_on_one_side_only(tmp_path: Path) -> None:
+    """SYNTHETIC: E3 is replaced by E4 and E5 (a split); names come from the run that has the
+    LA, and no "wave <NA>" move is printed for an LA missing from one run."""
+    a = _run_dir(tmp_path / "a", [("E1", "Aville", 1, 100, 50, 0), ("E3", "Ccounty", 2, 90, 0, 0)])
+    b = _run_dir(tmp_path / "b", [("E1", "Aville", 1, 100, 50, 0), ("E4", "Dnorth", 2, 50, 0, 0),
+                                  ("E5", "Esouth", 2, 40, 0, 0)])
+    d = diff_runs(a, b)
+    text = d.to_text()
+    assert not d.identical and d.wave_moves.empty
+    assert "Dnorth" in text and "Esouth" in text and "nan" not in text and "<NA>" not in text
+    assert "Only in run A (1; e.g. a boundary change):\n  Ccounty (E3)" in text
+    assert "Only in run B (2; e.g. a boundary change):\n  Dnorth (E4)\n  Esouth (E5)" in text
+    # an LA new in B with no money at all still makes the two runs differ
+    z = _run_dir(tmp_path / "z", [("E1", "Aville", 1, 100, 50, 0), ("E3", "Ccounty", 2, 90, 0, 0),
+                                  ("E9", "Zero", 3, 0, 0, 0)])
+    assert not diff_runs(a, z).identical
+
+
 def test_progress_lines_go_to_stderr_and_quiet_silences_them(tmp_path: Path) -> None:
     """Long steps announce themselves on stderr (never stdout); --quiet, anywhere, silences them."""
     from allocator.paths import default_data_dir

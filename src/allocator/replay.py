@@ -46,7 +46,9 @@ class RunDiff:
     @property
     def identical(self) -> bool:
         """True when every LA gets the same pounds in every stream and year, in the same wave."""
-        return bool((self.year_totals["las_changed"] == 0).all() and self.wave_moves.empty)
+        one_side = self.changes["wave_a"].isna() | self.changes["wave_b"].isna()
+        return bool((self.year_totals["las_changed"] == 0).all() and self.wave_moves.empty
+                    and not one_side.any())
 
     def to_text(self, top: int = 10) -> str:
         """Totals by stream and year, gainers, losers and wave moves, in pounds."""
@@ -95,6 +97,11 @@ class RunDiff:
             )
         else:
             lines.append("No LA changes wave.")
+        for side, other, title in (("a", "b", "Only in run A"), ("b", "a", "Only in run B")):
+            only = ch[ch[f"wave_{side}"].notna() & ch[f"wave_{other}"].isna()]
+            if len(only):
+                lines += ["", f"{title} ({len(only)}; e.g. a boundary change):"]
+                lines += [f"  {r.name} ({r.code})" for r in only.itertuples()]
         return "\n".join(lines)
 
 
@@ -156,9 +163,11 @@ def diff_runs(run_a: str | Path, run_b: str | Path) -> RunDiff:
     a, b = (read_table(d / "allocation.csv", required=("code", "name", "wave", TOTAL),
                        integers=("wave", TOTAL, MONEY_PATTERN)) for d in (a_dir, b_dir))
     merged = a[["code", "name", "wave", TOTAL]].merge(
-        b[["code", "wave", TOTAL]], on="code", how="outer", suffixes=("_a", "_b")
+        b[["code", "name", "wave", TOTAL]], on="code", how="outer", suffixes=("_a", "_b")
     )
-    merged["name"] = merged["name"].fillna("")
+    # an LA only in one run (a boundary change) keeps the name that run gives it
+    merged["name"] = merged["name_a"].fillna(merged["name_b"]).fillna("")
+    merged = merged.drop(columns=["name_a", "name_b"])
     merged[["total_a", "total_b"]] = merged[["total_a", "total_b"]].fillna(0).astype("int64")
     merged["change"] = merged["total_b"] - merged["total_a"]
     cols = list(dict.fromkeys(c for c in [*a.columns, *b.columns]))
@@ -175,7 +184,9 @@ def diff_runs(run_a: str | Path, run_b: str | Path) -> RunDiff:
                      "b": int(vb.sum()), "las_changed": int((va != vb).sum())})
     year_totals = pd.DataFrame(rows)
     year_totals["change"] = year_totals["b"] - year_totals["a"]
-    moves = merged[merged["wave_a"] != merged["wave_b"]][["code", "name", "wave_a", "wave_b"]]
+    merged[["wave_a", "wave_b"]] = merged[["wave_a", "wave_b"]].astype("Int64")
+    in_both = merged["wave_a"].notna() & merged["wave_b"].notna()
+    moves = merged[in_both & (merged["wave_a"] != merged["wave_b"])][["code", "name", "wave_a", "wave_b"]]
     return RunDiff(a_dir, b_dir, merged.sort_values("code").reset_index(drop=True), year_totals, moves)
 
 
