@@ -120,19 +120,23 @@ def test_outputs_show_the_153_april_2023_las(versions) -> None:  # type: ignore[
     from openpyxl import load_workbook
 
     book = load_workbook(v2 / "allocation_new_boundaries.xlsx", read_only=True)
-    assert book.sheetnames == ["About", "Allocation April 2023"]
+    assert book.sheetnames == ["Cover", "Allocation April 2023"]
     rows = list(book["Allocation April 2023"].iter_rows(values_only=True))
     codes = [r[0] for r in rows if r[0] and str(r[0]).startswith("E")]
     assert len(codes) == 153 and CUMBERLAND in codes and CUMBRIA not in codes
     england = next(r for r in rows if r[1] == "England")
     assert int(england[-3]) == int(new["total"].sum())  # the England row equals the whole grant
-    about = " ".join(str(r[0]) for r in book["About"].iter_rows(values_only=True) if r[0])
+    about = " ".join(str(r[0]) for r in book["Cover"].iter_rows(values_only=True) if r[0])
     assert "boundaries: ONS, April 2023" in about and "not a re-run of the need index" in about
     page = (v2 / "map.html").read_text(encoding="utf-8")
     assert "153 local authorities" in page and "April 2023" in page
     assert "not a re-run of the need index" in page and "Westmorland and Furness" in page
     for stem in ("map_wave", "map_per_head", "map_wave_hex", "map_per_head_hex"):
         assert (v2 / f"{stem}.png").is_file() and (v2 / f"{stem}.pdf").is_file()
+    # drawn on the April 2023 boundaries: their licence names that vintage, not 2021's
+    assert "database right 2023" in page and "database right 2021" not in page
+    assert "database right 2023" in head and "database right 2021" not in head
+    assert "database right 2023" in about
     summary = (v2 / "summary.md").read_text(encoding="utf-8")
     assert "not a re-run of the need index" in summary and "April 2023" in summary
     assert "mid-2020" in summary

@@ -131,3 +131,16 @@ def test_each_png_map_is_rendered_once(frame: gpd.GeoDataFrame, tmp_path: Path,
     files = write_static_maps(frame, synthetic_meta(), tmp_path, formats=("png",))
     assert [p.name for p in files] == ["map_wave.png", "map_per_head.png"]
     assert len(renders) == 2
+
+
+def test_footer_licence_names_the_boundary_vintage() -> None:
+    """The figures' licence line names the year of the boundaries drawn (2021 by default; the
+    April 2023 boundaries of a re-boundaried version say 2023)."""
+    from allocator.report.map import MapMeta
+    from allocator.report.static import _footer_text
+
+    base = {"config_name": "c", "config_hash": "0" * 64, "streams": ["s"], "years": ["2022-23"]}
+    assert "Crown copyright 2021" in _footer_text(MapMeta(**base))
+    later = _footer_text(MapMeta(**base, boundary_year=2023))
+    assert "Crown copyright 2023" in later and "2021" not in later
+    assert "allocation.xlsx (Cover sheet)" in later

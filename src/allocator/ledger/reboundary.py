@@ -173,8 +173,12 @@ def _writer(ctx: Context, spec, changes, carried, areas_new, later, share_file):
         money = [money_column(s, y) for s in ctx.streams for y in later]
         cols = ["code", "name", "region", "wave", *money, *(total_column(y) for y in later),
                 TOTAL, POPULATION, PER_HEAD]
-        lines = [*header, f"Boundaries from {later[0]}: {boundary_words(spec.boundaries)} "
-                          f"({len(frame)} upper-tier LAs)"]
+        from ..report.caveats import LICENCE, licence
+
+        # these files are drawn on the later boundaries: their licence names that vintage
+        lines = [line.replace(LICENCE, licence(spec.boundaries)) for line in header]
+        lines.append(f"Boundaries from {later[0]}: {boundary_words(spec.boundaries)} "
+                     f"({len(frame)} upper-tier LAs)")
         write_commented_csv(pd.DataFrame(frame[cols]), folder / "allocation_new_boundaries.csv",
                             lines)
         write_workbook(frame[cols], folder / "allocation_new_boundaries.xlsx", lines,

@@ -3,7 +3,7 @@
 Files: ``allocation.csv`` (the layout of a run's, so ``allocator diff`` compares any two
 versions), ``ledger.csv`` (:data:`allocator.columns.LEDGER_COLUMNS`), ``amendment.yaml`` (the
 amendment file, byte for byte), ``config.yaml`` (the run's config, byte for byte),
-``summary.md`` (what changed, in plain English), ``allocation.xlsx`` (About, Allocation and
+``summary.md`` (what changed, in plain English), ``allocation.xlsx`` (Cover, Allocation and
 Ledger sheets) and ``manifest.json`` (written last; hashes every other file and links to the
 parent). No file holds a date or a timing, so a replay reproduces every byte.
 """
@@ -132,7 +132,7 @@ def summary_text(a: Amended) -> str:
 
 
 def _workbook(a: Amended, path: Path) -> None:
-    """``allocation.xlsx``: About (what changed, sources, caveats), Allocation and Ledger."""
+    """``allocation.xlsx``: Cover (what changed, sources, caveats), Allocation and Ledger."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -141,7 +141,7 @@ def _workbook(a: Amended, path: Path) -> None:
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "About"
+    ws.title = "Cover"
     am = a.info["amendment"]
     rows = [f"{a.title}: amended allocation, version {a.number}",
             f"Amendment: {am['name']} ({_when(am)})", f"Reason: {am['reason']}", "",

@@ -90,7 +90,7 @@ def write_maps(frame: gpd.GeoDataFrame, out_dir: Path, *, data_dir: Path, vintag
                config_name: str, config_hash: str, streams: Sequence[str],
                years: Sequence[str], sources: Sequence[str], notes: Sequence[str]) -> None:
     """``map.html`` and the static maps (hex versions too) of ``frame``, in ``out_dir``."""
-    from ..report.caveats import LICENCE
+    from ..report.caveats import licence
     from ..report.map import MapMeta, write_map
     from ..report.static import write_static_maps
 
@@ -99,7 +99,8 @@ def write_maps(frame: gpd.GeoDataFrame, out_dir: Path, *, data_dir: Path, vintag
     period = years[0] if len(years) == 1 else f"{years[0]} to {years[-1]}"
     meta = MapMeta(
         config_name=config_name, config_hash=config_hash, streams=list(streams),
-        years=list(years), sources=list(sources), attribution=LICENCE,
+        years=list(years), sources=list(sources), attribution=licence(vintage),
+        boundary_year=vintage,
         notes=[APPORTIONMENT_NOTE, *notes],
         title=f"Drug treatment grant {period} on April {vintage} boundaries ({len(frame)} LAs)",
         source_line=f"{boundary_words(vintage)}; mid-2020 population (ONS); pounds carried "
@@ -124,7 +125,7 @@ def load_geometry(data_dir: Path, vintage: int, *, verify_hashes: bool = True
 
 def write_workbook(frame: pd.DataFrame, path: Path, header: Sequence[str],
                    streams: Sequence[str], years: Sequence[str], vintage: int) -> Path:
-    """``allocation_new_boundaries.xlsx``: an About sheet (``header``: the version's run,
+    """``allocation_new_boundaries.xlsx``: a Cover sheet (``header``: the version's run,
     sources, caveats, licence) and the new LAs' allocation for ``years``, with an England row."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -134,7 +135,7 @@ def write_workbook(frame: pd.DataFrame, path: Path, header: Sequence[str],
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "About"
+    ws.title = "Cover"
     period = years[0] if len(years) == 1 else f"{years[0]} to {years[-1]}"
     title = f"Allocation {period} on April {vintage} boundaries ({len(frame)} upper-tier LAs)"
     for i, text in enumerate([title, f"{boundary_words(vintage)}.", APPORTIONMENT_NOTE, "",

@@ -18,13 +18,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-#: The licence attribution, said once on every output.
-LICENCE = (
-    "Contains OS data © Crown copyright and database right 2021. Contains public sector "
-    "information licensed under the Open Government Licence v3.0 (ONS, MHCLG/DLUHC)."
-)
-#: One short line for figures: the detail lives in the workbook's notes and the summary.
-SHORT_LICENCE = "Contains OS data © Crown copyright 2021; ONS, MHCLG/DLUHC data, Open Government Licence v3.0."
+
+def licence(boundary_year: int = 2021) -> str:
+    """The licence attribution of an output drawn on the ONS boundaries of ``boundary_year``."""
+    return (
+        f"Contains OS data © Crown copyright and database right {boundary_year}. Contains public "
+        "sector information licensed under the Open Government Licence v3.0 (ONS, MHCLG/DLUHC)."
+    )
+
+
+def short_licence(boundary_year: int = 2021) -> str:
+    """:func:`licence` in one short line, for figures."""
+    return (f"Contains OS data © Crown copyright {boundary_year}; ONS, MHCLG/DLUHC data, Open "
+            "Government Licence v3.0.")
+
+
+#: The licence attribution, said once on every output (May 2021 boundaries).
+LICENCE = licence(2021)
 
 OCU_MISSING = (
     "The need index does not include opiate and crack cocaine use (OCU) prevalence: no "

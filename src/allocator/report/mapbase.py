@@ -73,6 +73,8 @@ class MapMeta:
     source_line : str
         One short line naming the sources and their data years (figures and the map's header);
         the full list is ``sources``.
+    boundary_year : int
+        Vintage of the ONS boundaries drawn (the year in the figures' short licence line).
     """
 
     config_name: str
@@ -84,6 +86,7 @@ class MapMeta:
     notes: Sequence[str] = ()
     title: str = "Drug treatment grant: allocation to local authorities"
     source_line: str = ""
+    boundary_year: int = 2021
 
     def attribution_lines(self) -> list[str]:
         """The attribution text plus the mandatory OS / OGL statements when absent."""

@@ -158,13 +158,13 @@ def match_hexes(
 
 def _footer_text(meta: MapMeta, extra: Sequence[str] = ()) -> str:
     """Three short lines at most: sources with data years, caveats, licence and where the detail is."""
-    from .caveats import SHORT_LICENCE, short_caveats
+    from .caveats import short_caveats, short_licence
 
     first = meta.source_line or ("Sources: " + "; ".join(meta.sources) + "." if meta.sources else "")
     notes = [*short_caveats(meta.notes), *extra]
     lines = [" ".join([first, *notes]).strip()]
     lines.append(
-        f"{SHORT_LICENCE} Full sources, method and caveats: allocation.xlsx (Cover sheet). "
+        f"{short_licence(meta.boundary_year)} Full sources, method and caveats: allocation.xlsx (Cover sheet). "
         f"Configuration {meta.config_name} ({meta.config_hash[:8]})."
     )
     return "\n".join(textwrap.fill(line, width=140) for line in lines if line)
