@@ -163,7 +163,8 @@ def test_years_list_locks_the_rest(tmp_path: Path) -> None:
 def test_claw_back_below_a_floor_is_explained(tmp_path: Path) -> None:
     cfg = synthetic_config(floors=[{"kind": "fixed", "amount": 180}])
     with pytest.raises(ConfigError, match=r"'changes\[0\]\.amounts': taking £50 from B in core "
-                                          r"2024-25 breaks the run's rules: floor"):
+                                          r"2024-25 breaks the run's rules: floor \(B, Core "
+                                          r"2024-25\): £132 < floor £180"):
         amend(tmp_path, [{"kind": "claw_back", "stream": "core", "year": "2024-25",
                           "amounts": {"B": 50}, "to": "centre"}], cfg=cfg)
 
@@ -235,3 +236,19 @@ def test_a_kind_registers_by_name() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register(Twin)
     assert KINDS["reallocate"] is not Twin
+
+
+def test_rule_labels_in_words() -> None:
+    """The rules' internal cell labels become LA, stream and year in words (streams and rules
+    with underscores included); other text is left alone."""
+    from types import SimpleNamespace
+
+    from allocator.ledger.claw_back import plain_rule_labels
+
+    ctx = SimpleNamespace(streams=["place_based", "core"],
+                          name_of={"E06000009": "Blackpool"}.get)
+    text = ("pace_no_cash_cut_place_based_2024_25_E06000009: no cash cut broken by £3.00; "
+            "floor_core_2023_24_E06000009: £1 < floor £2; total wrong for E06000009")
+    assert plain_rule_labels(text, ctx) == (  # type: ignore[arg-type]
+        "pace no cash cut (Blackpool, Place based 2024-25): no cash cut broken by £3.00; "
+        "floor (Blackpool, Core 2023-24): £1 < floor £2; total wrong for E06000009")

@@ -15,6 +15,7 @@ YAML::
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import pandas as pd
@@ -72,7 +73,7 @@ class ClawBack(Kind):
             verify_rules(ctx.config, ctx.current_areas(), self._reduced(ctx, codes), ctx.data_dir)
         except SolverError as exc:
             what = ", ".join(f"£{v:,} from {ctx.name_of(k)}" for k, v in sorted(codes.items()))
-            detail = str(exc).split(": ", 1)[-1]
+            detail = plain_rule_labels(str(exc).split(": ", 1)[-1], ctx)
             raise ctx.error(f"{self.key}.amounts", f"taking {what} in {self.change.stream} "
                                                    f"{self.change.year} breaks the run's rules: "
                                                    f"{detail}") from None
@@ -91,4 +92,19 @@ class ClawBack(Kind):
         return Outcome(new, budget_change={(c.stream, c.year): -total}, words=words)
 
 
-__all__ = ["ClawBack", "ClawBackChange"]
+def plain_rule_labels(text: str, ctx: Context) -> str:
+    """``text`` with the rules' internal cell labels (``<rule>_<stream>_<yyyy>_<yy>_<code>``, e.g.
+    ``floor_core_2024_25_E06000002``) in words: "floor (B, Core 2024-25)"."""
+    from ..columns import stream_label
+
+    streams = "|".join(re.escape(s) for s in sorted(ctx.streams, key=len, reverse=True))
+    label = re.compile(rf"\b([a-z][a-z_]*?)_({streams})_(\d{{4}})_(\d{{2}})_([A-Z]\d{{8}})\b")
+
+    def words(m: re.Match[str]) -> str:
+        rule, stream, y0, y1, code = m.groups()
+        return f"{rule.replace('_', ' ')} ({ctx.name_of(code)}, {stream_label(stream)} {y0}-{y1})"
+
+    return label.sub(words, text)
+
+
+__all__ = ["ClawBack", "ClawBackChange", "plain_rule_labels"]
