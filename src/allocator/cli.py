@@ -154,13 +154,11 @@ def run(config: Path, data_dir: Path | None, out: Path | None, no_cache: bool) -
     parent = output_parent(cfg, out)
     check_writable(parent)  # fail in a second, not after the whole run
     progress = not _flag("quiet")
-    # matplotlib for the figure processes, imported while the pipeline solves (done before
-    # they are forked: the thread has ended by then)
-    preloading = BackgroundCall(preload) if cfg.output.static_maps else None
+    # matplotlib for the figure processes, imported while the pipeline solves (ended before they fork)
+    preloading = BackgroundCall(preload if cfg.output.static_maps else lambda: None)
     result = run_pipeline(cfg, data_dir=data_dir, progress=progress,
                           cache=False if no_cache else None)
-    if preloading is not None:
-        preloading.result()
+    preloading.result()
     run_dir = result.write(parent, progress=progress)
     click.echo(result.headline())
     click.echo(f"run directory: {run_dir}")
