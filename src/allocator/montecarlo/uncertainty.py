@@ -31,7 +31,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from ..errors import ConfigError
 from ..index.config import IndexConfig, UncertaintyConfig
 from ..index.need_index import NeedIndex
+from ..progress import progress_bar
 from ..waves import WavesConfig
 from .draws import (
     CHUNK_ELEMENTS,
@@ -156,7 +157,7 @@ class RankUncertainty:
         show = sys.stderr.isatty() if self.progress is None else self.progress
         step = chunk_draws(s, ucfg.chunk_size, self.chunk_elements)
         start = time.perf_counter()
-        with _progress_bar(show, d) as bar:
+        with progress_bar(show, d, "rank uncertainty") as bar:
             if self.method == "vectorised":
 
                 def blocks() -> Iterator[Block]:
@@ -222,26 +223,6 @@ class RankUncertainty:
             ]
         )
         return self
-
-
-class _NoBar:
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, n: int) -> None:
-        return None
-
-
-def _progress_bar(show: bool, total: int) -> Any:
-    """A tqdm bar when shown (tqdm is imported only then), else a no-op."""
-    if not show:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, delay=0.5, desc="rank uncertainty", unit="draw")
 
 
 def rank_quantiles(ranks: NDArray[np.integer], q: list[float]) -> NDArray[np.int64]:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..columns import TOTAL, money_column
 from ..errors import ConfigError
+from ..progress import progress_bar
 from .draw import SOLVER, DrawContext, cell_vector
 from .parallel import Task, WorkSpec, run_tasks, tasks
 from .sketch import PoundsSketch, bin_edges
@@ -210,7 +211,8 @@ class PoundsUncertainty:
                 listed[:] = sorted(listed)[:MAX_LISTED]
 
         todo = tasks(self.n_draws, self.chunk_size, n_design)
-        with _bar(self.progress, self.n_draws + n_design) as bar:
+        with progress_bar(self.progress, self.n_draws + n_design,
+                          "pounds uncertainty") as bar:
             self.where_ = run_tasks(spec, todo, n_jobs=self.n_jobs, scheduler=self.scheduler,
                                     on_result=on_result, progress=bar.update)
         sketch.merge(*pending)
@@ -353,27 +355,6 @@ class PoundsUncertainty:
                 f"({self.design_runs_} allocations, {self.design_failed_} failed, "
                 f"{self.attribution_blocks_} complete blocks used)")
         return notes + list(ctx.notes)
-
-
-class _NoBar:
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, n: int) -> None:
-        return None
-
-
-def _bar(show: bool | None, total: int) -> Any:
-    import sys
-
-    if not (sys.stderr.isatty() if show is None else show):
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, delay=0.5, desc="pounds uncertainty", unit="draw")
 
 
 __all__ = ["PoundsUncertainty", "QUANTILES"]
