@@ -186,7 +186,7 @@ def allocator_command() -> list[str]:
     exe = Path(sys.executable).parent / "allocator"
     if exe.is_file():
         return [str(exe)]
-    return [sys.executable, "-c", "from allocator.cli import main; main()"]
+    return [sys.executable, "-c", "from allocator.console import console; console()"]
 
 
 def bench_e2e(repeat: int, quick: bool) -> tuple[list[Row], dict[str, Any]]:
