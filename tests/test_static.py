@@ -144,3 +144,15 @@ def test_footer_licence_names_the_boundary_vintage() -> None:
     later = _footer_text(MapMeta(**base, boundary_year=2023))
     assert "Crown copyright 2023" in later and "2021" not in later
     assert "allocation.xlsx (Cover sheet)" in later
+
+
+def test_footer_points_to_where_the_details_are() -> None:
+    """A figure outside a run directory (the pounds uncertainty chart) points to its own
+    summary and the run's workbook, not to an allocation.xlsx that is not beside it."""
+    from allocator.report.map import MapMeta
+    from allocator.report.static import _footer_text
+
+    meta = MapMeta(config_name="c", config_hash="0" * 64, streams=["s"], years=["2022-23"],
+                   details="summary.md in this folder; the run's allocation.xlsx (Cover sheet)")
+    text = _footer_text(meta).replace("\n", " ")
+    assert "caveats: summary.md in this folder; the run's allocation.xlsx" in text

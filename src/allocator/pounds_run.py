@@ -94,7 +94,9 @@ def pounds_uncertainty(
                    sources=sources,
                    notes=plain_caveats(manifest.data_notes, la_names(published)),
                    source_line=short_sources(areas.sources, str(cfg.data.deaths_period or "")),
-                   title=cfg.title or "Drug treatment grant: allocation to local authorities")
+                   title=cfg.title or "Drug treatment grant: allocation to local authorities",
+                   details=f"summary.md in this folder; the run's allocation.xlsx (Cover sheet), "
+                           f"in {run_dir.name}")
     geometry = None
     if (run_dir / "allocation.gpkg").is_file():
         import geopandas as gpd

@@ -75,6 +75,8 @@ class MapMeta:
         the full list is ``sources``.
     boundary_year : int
         Vintage of the ONS boundaries drawn (the year in the figures' short licence line).
+    details : str
+        Where a reader of a figure finds the full sources, method and caveats.
     """
 
     config_name: str
@@ -87,6 +89,7 @@ class MapMeta:
     title: str = "Drug treatment grant: allocation to local authorities"
     source_line: str = ""
     boundary_year: int = 2021
+    details: str = "allocation.xlsx (Cover sheet)"
 
     def attribution_lines(self) -> list[str]:
         """The attribution text plus the mandatory OS / OGL statements when absent."""

@@ -164,7 +164,7 @@ def _footer_text(meta: MapMeta, extra: Sequence[str] = ()) -> str:
     notes = [*short_caveats(meta.notes), *extra]
     lines = [" ".join([first, *notes]).strip()]
     lines.append(
-        f"{short_licence(meta.boundary_year)} Full sources, method and caveats: allocation.xlsx (Cover sheet). "
+        f"{short_licence(meta.boundary_year)} Full sources, method and caveats: {meta.details}. "
         f"Configuration {meta.config_name} ({meta.config_hash[:8]})."
     )
     return "\n".join(textwrap.fill(line, width=140) for line in lines if line)
