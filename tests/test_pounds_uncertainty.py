@@ -324,3 +324,18 @@ def test_failed_draws_are_reported_in_the_written_outputs(tmp_path: Path) -> Non
     # never overwritten: the same name again gets a new directory
     again = write_pounds_dir(est, RunInfo(tmp_path / "run", "f" * 64, meta), tmp_path, "p")
     assert again != out and again.name == "p-2"
+
+
+@pytest.mark.parametrize(("share", "text", "column"), [
+    (0.0001, "less than 0.01% of", "p_below_0_01pct"), (0.955, "less than 95.5% of", "p_below_95_5pct"),
+])
+def test_the_share_is_written_as_given_never_rounded(share: float, text: str, column: str) -> None:
+    """``--share 0.0001`` must not read "less than 0% of the published amount" (false)."""
+    from allocator.report.pounds import method_lines, output_table, summary_paragraph
+
+    est = PoundsUncertainty(n_draws=3, sobol_samples=0, share=share, progress=False)
+    est.fit(four_la_config(), four_la_frame())
+    table = output_table(est)
+    assert column in table.columns
+    assert text in summary_paragraph(est, table)
+    assert any(text.replace("less than", "below") in line for line in method_lines(est))

@@ -108,7 +108,12 @@ POUNDS_UNCERTAINTY_COLUMNS = [
 ]
 
 
+def share_percent(share: float) -> str:
+    """``share`` as a percentage for people: 0.9 -> ``90%``, 0.0001 -> ``0.01%`` (never rounded to 0%)."""
+    return f"{float(share) * 100:.4g}%"
+
+
 def below_share_column(share: float) -> str:
     """``p_below_90pct``: share of draws below ``share`` x the published amount."""
-    pct = f"{float(share) * 100:.4g}".replace(".", "_")
+    pct = share_percent(share)[:-1].replace(".", "_")
     return f"p_below_{pct}pct"

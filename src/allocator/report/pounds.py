@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..columns import TOTAL, below_share_column
+from ..columns import TOTAL, below_share_column, share_percent
 from ..rundir import atomic_run_dir
 from .caveats import LICENCE, plain_caveats
 from .mapbase import MapMeta
@@ -55,7 +55,7 @@ class RunInfo:
 
 def method_lines(est: Any) -> list[str]:
     """How the figures were made, in plain words (CSV header, summary)."""
-    share = f"{float(est.share):.0%}"
+    share = share_percent(est.share)
     fails = sum(est.failures_.values())
     lines = [
         f"Pounds uncertainty of this run: {est.n_draws:,} Monte Carlo draws (seed "
@@ -198,7 +198,7 @@ def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float
             _row("P5 / P50 / P95", " / ".join(fmt_pounds(float(row[c]))
                                               for c in ("p05", "p50", "p95"))),
             _row("P5 to P95 width per head", f"£{float(row['width_per_head']):.2f}"),
-            _row(f"Chance of less than {share:.0%} of the published total",
+            _row(f"Chance of less than {share_percent(share)} of the published total",
                  f"{float(extra[below]):.0%}"),
             _row("Moved most by", esc(str(extra.get("moved_most_by", "not attributed")))),
         ]) + "</table>")
@@ -216,7 +216,7 @@ def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float
 def summary_paragraph(est: Any, table: pd.DataFrame) -> str:
     """The plain-words paragraph: how much money is uncertain, for whom, and why."""
     tot = _totals(table)
-    share = f"{float(est.share):.0%}"
+    share = share_percent(est.share)
     below = below_share_column(est.share)
     if est.draws_ok_ == 0:
         return (f"None of the {est.n_draws:,} draws could be allocated (see the list below), so "
