@@ -113,6 +113,16 @@ def test_bad_options_exit_2_with_one_error_paragraph(run_dir: Path, args: list[s
     assert words in res.stderr and "Traceback" not in res.stderr
 
 
+def test_out_inside_the_run_directory_is_refused_and_the_run_is_untouched(run_dir: Path) -> None:
+    before = sorted(p.relative_to(run_dir) for p in run_dir.rglob("*"))
+    for out in (run_dir, run_dir / "sub" / "deeper"):
+        res = cli("uncertainty", str(run_dir), "--out", str(out), "--sobol-samples", "0")
+        assert res.returncode == 2, res.stdout
+        assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+        assert "inside the run directory" in res.stderr and "Traceback" not in res.stderr
+    assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before
+
+
 def test_not_a_run_directory_exits_2(tmp_path: Path) -> None:
     res = cli("uncertainty", str(tmp_path))
     assert res.returncode == 2

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
+from .errors import DataError, OutputError
 
 
 def pounds_uncertainty(
@@ -43,6 +43,8 @@ def pounds_uncertainty(
     ------
     DataError
         ``run_dir`` is not a run directory.
+    OutputError
+        ``out`` is inside ``run_dir`` or cannot be written.
     ConfigError
         The run cannot be reproduced from the data, or a parameter is out of range.
     """
@@ -65,11 +67,14 @@ def pounds_uncertainty(
         if not (run_dir / name).is_file():
             raise DataError(f"{run_dir} is not a run directory: it has no {name} (give the "
                             "folder `allocator run` wrote)", file=run_dir / name)
+    parent = Path(out) if out is not None else run_dir.parent
+    if parent.resolve().is_relative_to(run_dir.resolve()):
+        raise OutputError(f"output folder {parent} (--out) is inside the run directory {run_dir}, which is never "
+                          "changed; choose a folder outside it (default: beside the run)")
     manifest = Manifest.read(run_dir / MANIFEST_NAME)
     cfg = config_from_dict(read_config_document(run_dir / manifest.config_file),
                            source=str(run_dir))
     sec = cfg.pounds_uncertainty or PoundsUncertaintyConfig()
-    parent = Path(out) if out is not None else run_dir.parent
     check_writable(parent)
     est = PoundsUncertainty(
         n_draws=sec.draws if draws is None else draws,
