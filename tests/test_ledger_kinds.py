@@ -169,6 +169,19 @@ def test_claw_back_below_a_floor_is_explained(tmp_path: Path) -> None:
                           "amounts": {"B": 50}, "to": "centre"}], cfg=cfg)
 
 
+@pytest.mark.parametrize(("kind", "field", "extra"), [
+    ("reallocate", "returned", {"no_fall": True}), ("claw_back", "amounts", {"to": "reallocate"})])
+def test_money_given_back_below_a_floor_names_the_key(tmp_path: Path, kind: str, field: str,
+                                                      extra: dict) -> None:
+    cfg = synthetic_config(floors=[{"kind": "fixed", "amount": 180}])
+    with pytest.raises(ConfigError, match=rf"amendment\.yaml: 'changes\[0\]\.{field}': taking £50 "
+                                          r"from B in core 2024-25 and sharing it again breaks "
+                                          r"the run's rules .*B \(E06000002\).*£132 below its "
+                                          r"floor £180"):
+        amend(tmp_path, [{"kind": kind, "stream": "core", "year": "2024-25", field: {"B": 50},
+                          **extra}], cfg=cfg)
+
+
 def test_unknown_indicator_and_bad_policy_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"'changes\[0\]\.values\[0\]\.indicator': 'nope'"):
         amend(tmp_path / "a", [{"kind": "correct", "policy": "resolve_all",

@@ -82,7 +82,7 @@ class ClawBack(Kind):
         c = self.change
         codes = self._codes(ctx)
         if c.to == "reallocate":
-            return redistribute(ctx, c.stream, c.year, codes, c.no_fall)
+            return redistribute(ctx, c.stream, c.year, codes, c.no_fall, f"{self.key}.amounts")
         new = self._reduced(ctx, codes)
         total = sum(codes.values())
         names = ", ".join(f"{ctx.name_of(k)} (£{v:,})" for k, v in sorted(codes.items()))

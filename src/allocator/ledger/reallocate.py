@@ -58,8 +58,13 @@ def returned_codes(ctx: Context, stream: str, year: str, amounts: dict[str, int]
 
 
 def redistribute(ctx: Context, stream: str, year: str, returned: dict[str, int],
-                 no_fall: bool) -> Outcome:
-    """Re-solve ``stream`` in ``year`` with the returning LAs fixed at their reduced amounts."""
+                 no_fall: bool, where: str) -> Outcome:
+    """Re-solve ``stream`` in ``year`` with the returning LAs fixed at their reduced amounts.
+
+    A set-up the run's rules cannot meet (an LA left below its floor, ``no_fall`` impossible) is
+    a ConfigError naming the file and ``where`` (the key of the amounts).
+    """
+    from ..errors import AllocatorError
     from .solve import budgets_of, merge_money, resolve
 
     fixed = {(c, stream, year): ctx.amount(c, stream, year) - p for c, p in returned.items()}
@@ -68,9 +73,16 @@ def redistribute(ctx: Context, stream: str, year: str, returned: dict[str, int],
         lower = {(c, stream, year): ctx.amount(c, stream, year, published=True)
                  for c in ctx.allocation["code"] if c not in returned
                  and ctx.amount(c, stream, year, published=True) > 0}
-    solved, solver = resolve(ctx.config, ctx.current_areas(), ctx.allocation, {(stream, year)},
-                             budgets=budgets_of(ctx.allocation, ctx.streams, ctx.years),
-                             fixed=fixed, lower=lower, base_dir=ctx.data_dir)
+    try:
+        solved, solver = resolve(ctx.config, ctx.current_areas(), ctx.allocation,
+                                 {(stream, year)},
+                                 budgets=budgets_of(ctx.allocation, ctx.streams, ctx.years),
+                                 fixed=fixed, lower=lower, base_dir=ctx.data_dir)
+    except AllocatorError as exc:
+        what = ", ".join(f"£{p:,} from {ctx.name_of(c)}" for c, p in sorted(returned.items()))
+        raise ctx.error(where, f"taking {what} in {stream} {year} and sharing it again breaks "
+                               "the run's rules (an LA giving money back is locked at what it "
+                               f"keeps): {exc}") from None
     new = merge_money(ctx.allocation, solved, ctx.streams, ctx.years)
     names = ", ".join(f"{ctx.name_of(c)} (£{p:,})" for c, p in sorted(returned.items()))
     words = [f"£{sum(returned.values()):,} of {stream.replace('_', ' ')} money for {year} "
@@ -95,7 +107,7 @@ class Reallocate(Kind):
     def apply(self, ctx: Context) -> Outcome:
         c = self.change
         codes = returned_codes(ctx, c.stream, c.year, c.returned, self.key, "returned")
-        return redistribute(ctx, c.stream, c.year, codes, c.no_fall)
+        return redistribute(ctx, c.stream, c.year, codes, c.no_fall, f"{self.key}.returned")
 
 
 __all__ = ["Reallocate", "ReallocateChange", "redistribute", "returned_codes"]
