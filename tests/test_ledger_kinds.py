@@ -182,6 +182,20 @@ def test_money_given_back_below_a_floor_names_the_key(tmp_path: Path, kind: str,
                           **extra}], cfg=cfg)
 
 
+@pytest.mark.parametrize("effective", [0, 86400, 1680307200, 2023.0, True])
+def test_effective_as_a_number_is_refused(effective: object) -> None:
+    # pydantic reads a number as seconds since 1970: 0 would be 1970-01-01 and lock nothing
+    from allocator.ledger.schema import parse_amendment
+
+    doc = {"parent": "ab" * 32, "name": "t", "reason": "r", "effective": effective,
+           "changes": [{"kind": "claw_back", "stream": "core", "year": "2023-24",
+                        "amounts": {"A": 1}, "to": "centre"}]}
+    with pytest.raises(ConfigError, match=r"a\.yaml.*'effective': .*must be a date like "
+                                          r"2023-04-01"):
+        parse_amendment(doc, "a.yaml")
+    assert parse_amendment({**doc, "effective": "2023-04-01"}, "a.yaml").doc.effective.month == 4
+
+
 def test_unknown_indicator_and_bad_policy_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"'changes\[0\]\.values\[0\]\.indicator': 'nope'"):
         amend(tmp_path / "a", [{"kind": "correct", "policy": "resolve_all",

@@ -65,6 +65,14 @@ class AmendmentFile(StrictModel):
                              "12 to 64 hex characters")
         return v
 
+    @field_validator("effective", mode="before")
+    @classmethod
+    def _a_date(cls, v: Any) -> Any:
+        # a bare number would be read as seconds since 1970 (0 -> 1970-01-01: nothing locked)
+        if isinstance(v, int | float):
+            raise ValueError("must be a date like 2023-04-01, not a number")
+        return v
+
     @model_validator(mode="after")
     def _when(self) -> AmendmentFile:
         if (self.effective is None) == (self.years is None):
