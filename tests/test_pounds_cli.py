@@ -123,6 +123,25 @@ def test_out_inside_the_run_directory_is_refused_and_the_run_is_untouched(run_di
     assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before
 
 
+def test_an_amended_version_is_refused_in_plain_words(run_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    run_hash = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["run_hash"]
+    amendment = tmp_path / "underspend.yaml"
+    amendment.write_text(
+        (ROOT / "configs" / "amendments" / "underspend-2022-23.yaml").read_text(encoding="utf-8")
+        .replace("parent: de0ce9037c881f0c1e8f197eea1bda40eb2f7eef793822bfb5b900569cf8e53c",
+                 f"parent: {run_hash}"), encoding="utf-8")
+    res = cli("amend", str(run_dir), str(amendment), "--out", str(tmp_path / "v"))
+    assert res.returncode == 0, res.stderr
+    (version,) = (tmp_path / "v").iterdir()
+    res = cli("uncertainty", str(version), "--sobol-samples", "0")
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+    assert "is version 2 of a run, amended by '2022-23 underspend reallocated'" in res.stderr
+    assert str(run_dir.name) in res.stderr and "engine changed" not in res.stderr
+
+
 def test_not_a_run_directory_exits_2(tmp_path: Path) -> None:
     res = cli("uncertainty", str(tmp_path))
     assert res.returncode == 2

@@ -42,7 +42,7 @@ def pounds_uncertainty(
     Raises
     ------
     DataError
-        ``run_dir`` is not a run directory.
+        ``run_dir`` is not a run directory, or is an amended version.
     OutputError
         ``out`` is inside ``run_dir`` or cannot be written.
     ConfigError
@@ -72,6 +72,14 @@ def pounds_uncertainty(
         raise OutputError(f"output folder {parent} (--out) is inside the run directory {run_dir}, which is never "
                           "changed; choose a folder outside it (default: beside the run)")
     manifest = Manifest.read(run_dir / MANIFEST_NAME)
+    if manifest.ledger:
+        led = manifest.ledger
+        origin = os.path.normpath(run_dir / str(led.get("parent", {}).get("dir", "..")))
+        raise DataError(f"{run_dir} is version {led.get('version', '?')} of a run, amended by "
+                        f"'{led.get('amendment', {}).get('name', 'an amendment')}'; an amendment's "
+                        "changes are not made by the config, so no draw can reproduce them: run "
+                        f"`allocator uncertainty` on the run it was made from ({origin})",
+                        file=run_dir / MANIFEST_NAME)
     cfg = config_from_dict(read_config_document(run_dir / manifest.config_file),
                            source=str(run_dir))
     sec = cfg.pounds_uncertainty or PoundsUncertaintyConfig()
