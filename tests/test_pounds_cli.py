@@ -93,6 +93,14 @@ def test_a_run_whose_money_cannot_be_reproduced_is_refused(run_dir: Path, tmp_pa
     frame.loc[0, col] += 1
     head = "".join(x for x in lines if x.startswith("#"))
     path.write_text(head + frame.to_csv(index=False), encoding="utf-8")
+    # as if the data or the engine had changed: the manifest agrees with the file, the engine not
+    import json
+
+    from allocator.provenance import sha256_file
+
+    raw = json.loads((bad / "manifest.json").read_text(encoding="utf-8"))
+    raw["outputs"]["allocation.csv"] = sha256_file(path)
+    (bad / "manifest.json").write_text(json.dumps(raw), encoding="utf-8")
     res = cli("uncertainty", str(bad), "--draws", "2", "--out", str(tmp_path / "o"))
     assert res.returncode == 2
     assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
@@ -140,6 +148,21 @@ def test_an_amended_version_is_refused_in_plain_words(run_dir: Path, tmp_path: P
     assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
     assert "is version 2 of a run, amended by '2022-23 underspend reallocated'" in res.stderr
     assert str(run_dir.name) in res.stderr and "engine changed" not in res.stderr
+
+
+def test_an_edited_allocation_csv_is_named_as_edited(run_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    text = (copy / "allocation.csv").read_text(encoding="utf-8")
+    (copy / "allocation.csv").write_text(text.replace(",Hartlepool,", ",Hartlepool (edited),"),
+                                         encoding="utf-8")
+    res = cli("uncertainty", str(copy), "--sobol-samples", "0")
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+    assert "allocation.csv is not the file the run wrote" in res.stderr
+    assert "engine changed" not in res.stderr
 
 
 def test_not_a_run_directory_exits_2(tmp_path: Path) -> None:

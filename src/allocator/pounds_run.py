@@ -80,6 +80,11 @@ def pounds_uncertainty(
                         "changes are not made by the config, so no draw can reproduce them: run "
                         f"`allocator uncertainty` on the run it was made from ({origin})",
                         file=run_dir / MANIFEST_NAME)
+    recorded = manifest.outputs.get("allocation.csv")
+    if recorded and sha256_file(run_dir / "allocation.csv") != recorded:
+        raise DataError(f"{run_dir / 'allocation.csv'} is not the file the run wrote (its SHA-256 "
+                        "differs from the one in manifest.json): it was edited after the run; "
+                        "restore it or re-run the config", file=run_dir / "allocation.csv")
     cfg = config_from_dict(read_config_document(run_dir / manifest.config_file),
                            source=str(run_dir))
     sec = cfg.pounds_uncertainty or PoundsUncertaintyConfig()
