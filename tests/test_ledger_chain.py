@@ -348,6 +348,27 @@ def test_a_broken_link_to_the_parent_is_named(chain: list[Path], tmp_path: Path)
     assert "version 2 (" not in out and "version 1 (" not in out
 
 
+def test_amending_an_edited_parent_is_refused(chain: list[Path], tmp_path: Path) -> None:
+    """v2's allocation.csv edited after it was written (Blackpool's 2023-24 continuation money
+    up £100,000): amending it must not carry that money into v3 (it did, under the genuine v3's
+    run hash, with the stream-year £100,000 over its budget)."""
+    copy = _copy_chain(chain, tmp_path / "copy")
+    target = copy[1] / "allocation.csv"
+    table = read(target)
+    row = table.index[table["name"] == "Blackpool"][0]
+    old = f",{table.at[row, 'continuation_2023_24']},"
+    lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("E06000009,"))
+    new = str(table.at[row, "continuation_2023_24"] + 100_000)
+    lines[at] = lines[at].replace(old, f",{new},", 1)
+    target.write_text("".join(lines), encoding="utf-8")
+    a3 = write_amendment(tmp_path / "a3.yaml", copy[1], [CLAW_BACK], years=["2023-24"])
+    code, out = cli("amend", str(copy[1]), str(a3), "--out", str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in out, out
+    assert f"version 2 ({copy[1].name}): allocation.csv was changed after" in out, out
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_history_of_a_missing_parent_is_an_error(chain: list[Path], tmp_path: Path) -> None:
     """A version whose parent folder is gone: exit 2 naming the version, no traceback."""
     lone = Path(shutil.copytree(chain[2], tmp_path / "alone" / chain[2].name))
