@@ -197,6 +197,8 @@ def test_spec_is_strict(tmp_path: Path) -> None:
                      ({"from_year": "2023-24", "basis": "file"}, "file"),
                      ({"from_year": "2023-24", "colour": 1}, "unknown key"),
                      ({"from_year": "2023-24", "boundaries": "april"}, "boundaries"),
+                     ({"from_year": "2023-24", "boundaries": 2021},
+                      r"'reboundary\.boundaries': boundaries of 2021 are not available"),
                      ({"from_year": "2023-24", "basis": "file", "file": "../x.csv"}, "beside"),
                      ({"from_year": "2023-24", "basis": "file", "file": "ledger.csv"}, "beside")]:
         with pytest.raises(ConfigError, match=msg):

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from ..columns import money_column
-from ..data.vintage import BoundaryChanges
+from ..data.vintage import LOOKUP_KEY, BoundaryChanges
 from ..errors import ConfigError
 from ..report.caveats import REBOUNDARY_APPORTIONMENT
 from .carry import Shares, carry_pounds
@@ -94,6 +94,9 @@ def parse_spec(raw: Mapping[str, Any], years: Sequence[str], *, base_dir: Path,
     vintage = raw.get("boundaries", 2023)
     if isinstance(vintage, bool) or not isinstance(vintage, int):
         raise ConfigError(f"'{where}.boundaries': a year such as 2023 (got {vintage!r})")
+    if vintage not in LOOKUP_KEY:
+        raise ConfigError(f"'{where}.boundaries': boundaries of {vintage} are not available; "
+                          f"choose one of {', '.join(map(str, sorted(LOOKUP_KEY)))}")
     if file is not None and (Path(str(file)).is_absolute() or ".." in Path(str(file)).parts
                              or Path(str(file)).name in RESERVED):
         raise ConfigError(f"'{where}.file': a file name beside the amendment file (it is "
