@@ -339,3 +339,14 @@ def test_the_share_is_written_as_given_never_rounded(share: float, text: str, co
     assert column in table.columns
     assert text in summary_paragraph(est, table)
     assert any(text.replace("less than", "below") in line for line in method_lines(est))
+
+
+def test_the_method_does_not_claim_a_rank_uncertainty_the_run_switched_off() -> None:
+    from allocator.report.pounds import method_lines
+
+    cfg = four_la_config()
+    off = cfg.model_copy(update={"uncertainty": cfg.uncertainty.model_copy(update={"enabled": False})})
+    for config, said in ((cfg, True), (off, False)):
+        est = PoundsUncertainty(n_draws=2, sobol_samples=0, progress=False).fit(config, four_la_frame())
+        assert ("as the run's rank uncertainty" in method_lines(est)[0]) is said
+        assert ("rank uncertainty switched off" in method_lines(est)[0]) is not said

@@ -93,6 +93,9 @@ class PoundsUncertainty:
     where_ : str
         Where the draws ran.
     notes_ : list of str
+    run_had_rank_uncertainty_ : bool
+        Whether the run's own config had its rank uncertainty switched on (the draws take the
+        choices of its ``uncertainty`` section either way).
     """
 
     def __init__(self, n_draws: int = 1000, random_state: int | None = None, n_jobs: int = 1,
@@ -223,6 +226,7 @@ class PoundsUncertainty:
         self.sketch_ = sketch
         self.context_ = ctx
         self.random_state_ = seed
+        self.run_had_rank_uncertainty_ = bool(config.uncertainty.enabled)
         self.results_ = self._table(ctx, sketch, central.pounds)
         self.attribution_ = None
         self.design_runs_ = n_design

@@ -59,8 +59,11 @@ def method_lines(est: Any) -> list[str]:
     fails = sum(est.failures_.values())
     lines = [
         f"Pounds uncertainty of this run: {est.n_draws:,} Monte Carlo draws (seed "
-        f"{est.random_state_}) of the same uncertain choices as the run's rank uncertainty "
-        "(indicator weights, normaliser, aggregator, noise on every indicator"
+        f"{est.random_state_}) of " + (
+            "the same uncertain choices as the run's rank uncertainty "
+            if getattr(est, "run_had_rank_uncertainty_", True) else
+            "the uncertain choices set in its config's uncertainty section (the run itself had "
+            "its rank uncertainty switched off) ") + "(indicator weights, normaliser, aggregator, noise on every indicator"
         + (", and the target elasticity drawn from {:g} to {:g}".format(*est.elasticity)
            if getattr(est, "elasticity", None) is not None else "") + "), each carried "
         "through the need index, the waves, the targets, the staged linear programme (HiGHS) and "
