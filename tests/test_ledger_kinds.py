@@ -206,6 +206,18 @@ def test_unknown_indicator_and_bad_policy_are_refused(tmp_path: Path) -> None:
               years=["2024-25"])
 
 
+def test_the_same_value_corrected_twice_is_refused(tmp_path: Path) -> None:
+    # A by name and by code with two different populations: which one? (the last won, silently)
+    values = [{"la": "A", "indicator": "pop_all", "value": 200_000},
+              {"la": "E06000001", "indicator": "pop_all", "value": 150_000}]
+    with pytest.raises(ConfigError, match=r"'changes\[0\]\.values\[1\]\.la': A \(E06000001\) "
+                                          r"pop_all is corrected twice \(values\[0\]\)"):
+        amend(tmp_path / "a", [{"kind": "correct", "policy": "resolve_all", "values": values}])
+    _, built = amend(tmp_path / "b", [{"kind": "correct", "policy": "resolve_all", "values": [
+        values[0], {"la": "A", "indicator": "pop_15_64", "value": 1}]}])
+    assert len(built.info["corrections"]) == 2
+
+
 # ---- the framework's checks, each shown failing -------------------------------------------
 
 def _frame(values: dict[str, list[int]]) -> pd.DataFrame:

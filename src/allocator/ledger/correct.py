@@ -211,9 +211,14 @@ class Correct(Kind):
             ctx.areas = ctx.problem_areas([*ctx.corrections, *out], dict(zip(
                 ctx.allocation["code"], ctx.allocation["wave"], strict=True)))
         areas = ctx.current_areas()
+        seen: dict[tuple[str, str], int] = {}
         for i, v in enumerate(self.change.values):
             key = f"{self.key}.values[{i}]"
             code = ctx.la(v.la, f"{key}.la")
+            if (code, v.indicator) in seen:
+                raise ctx.error(f"{key}.la", f"{ctx.name_of(code)} ({code}) {v.indicator} is "
+                                             f"corrected twice (values[{seen[code, v.indicator]}])")
+            seen[code, v.indicator] = i
             if v.indicator in ("code", "name", "region", "wave", "need_factor") or (
                     v.indicator not in areas.columns
                     or not pd.api.types.is_numeric_dtype(areas[v.indicator])):
