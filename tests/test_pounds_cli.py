@@ -74,6 +74,7 @@ def test_uncertainty_reproduces_the_run_and_never_touches_it(run_dir: Path,
     page = (out / "pounds_map.html").read_text(encoding="utf-8")
     assert "P5 to P95 width of the total" in page and "less than 90% of the published" in page
     assert "Office for National Statistics" in page  # sources with their years, in the footer
+    assert "across the 12 allocated Monte Carlo draws" in page  # how many, as on the summary
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "Across 12 allocated draws" in summary and "## Sources" in summary
     # a second run never overwrites the first

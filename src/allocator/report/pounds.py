@@ -122,7 +122,7 @@ def write_pounds_dir(est: Any, info: RunInfo, parent: Path, name: str) -> Path:
             _commented_csv(est.attribution_.round(6), tmp / "pounds_attribution.csv", header)
         write_chart(table, info.meta, tmp)
         if info.geometry is not None:
-            write_width_map(table, info, tmp / MAP_NAME, float(est.share))
+            write_width_map(table, info, tmp / MAP_NAME, float(est.share), est.draws_ok_)
         (tmp / "summary.md").write_text(summary_text(est, info, table), encoding="utf-8")
         manifest = {
             "kind": "pounds_uncertainty",
@@ -171,7 +171,8 @@ def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path) -> list[Path]
     return _save(fig, out_dir / CHART_NAME, ("png",), 150)
 
 
-def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float = 0.9) -> Path:
+def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float = 0.9,
+                    draws: int | None = None) -> Path:
     """The map layer: P5-P95 width of each LA's total per head (run map machinery)."""
     from ._html import esc
     from .mapbase import DEFAULT_PRECISION_DEG, DEFAULT_TOLERANCE_M, simplify_for_web
@@ -209,7 +210,8 @@ def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float
         geo, [scale], tips, title=f"{meta.title}: how uncertain is each LA's money?",
         subtitle=(f"{len(geo)} local authorities \u00b7 {meta.period} \u00b7 configuration "
                   f"{meta.config_name} \u00b7 darker: wider range of pounds per head across the "
-                  "Monte Carlo draws. Hover over an area for its figures."),
+                  f"{'' if draws is None else f'{draws:,} allocated '}Monte Carlo draws. Hover over an area "
+                  "for its figures."),
         header_notes=_ocu_notes(meta.notes), footer_html=_footer([("", meta)]),
         attribution=" ".join(meta.attribution_lines()), borderline=None, outline_title=None,
         tiles=None, ndigits=_ndigits(DEFAULT_PRECISION_DEG))
