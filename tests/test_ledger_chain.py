@@ -369,6 +369,20 @@ def test_amending_an_edited_parent_is_refused(chain: list[Path], tmp_path: Path)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_history_names_a_parent_manifest_edited_afterwards(chain: list[Path],
+                                                           tmp_path: Path) -> None:
+    """v1's manifest edited after v2 was made: history says version 2's link is broken (it
+    printed the chain as if intact)."""
+    copy = _copy_chain(chain, tmp_path / "copy")
+    assert "LINK BROKEN" not in cli("history", str(copy[2]))[1]
+    path = copy[0] / "manifest.json"
+    path.write_text(path.read_text(encoding="utf-8").replace('"seed": 20220413', '"seed": 1'),
+                    encoding="utf-8")
+    code, out = cli("history", str(copy[2]))
+    assert code == 0 and out.count("LINK BROKEN") == 1, out
+    assert out.index("LINK BROKEN") > out.index("version 2") and "version 1's manifest" in out
+
+
 def test_history_of_a_missing_parent_is_an_error(chain: list[Path], tmp_path: Path) -> None:
     """A version whose parent folder is gone: exit 2 naming the version, no traceback."""
     lone = Path(shutil.copytree(chain[2], tmp_path / "alone" / chain[2].name))

@@ -34,7 +34,9 @@ class History:
     versions : DataFrame
         One row per version: ``version, date, name, folder, run_hash, manifest_sha256,
         pounds_up, pounds_down`` (whole pounds more and less for LAs than in the version
-        before) and ``budget_change`` (in words, e.g. ``continuation_2023_24 -£40,000``).
+        before), ``budget_change`` (in words, e.g. ``continuation_2023_24 -£40,000``) and
+        ``parent_link`` (empty, or why the version's link to its parent's manifest is broken:
+        that manifest was edited after the version was made).
     """
 
     versions: pd.DataFrame
@@ -50,6 +52,8 @@ class History:
             lines.append(f"  version {r.version}  {r.date}  {r.name}  ({r.folder})")
             lines.append(f"    manifest sha256 {r.manifest_sha256[:16]}, run hash "
                          f"{r.run_hash[:16]}: {change}")
+            if r.parent_link:
+                lines.append(f"    LINK BROKEN: {r.parent_link}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -79,7 +83,16 @@ def history(run: str | os.PathLike[str]) -> History:
     DataError
         A version's folder or manifest is missing or not one this engine wrote.
     """
-    return History(pd.DataFrame([_row(v) for v in chain(run)]))
+    versions = chain(run)
+    rows = [_row(v) for v in versions]
+    for row, parent, v in zip(rows[1:], versions[:-1], versions[1:], strict=True):
+        linked = str(v.ledger["parent"].get("manifest_sha256"))
+        row["parent_link"] = "" if linked == parent.manifest_sha256 else (
+            f"made from version {parent.number}'s manifest with sha256 {linked[:16]}, but that "
+            f"manifest now has {parent.manifest_sha256[:16]} (edited after this version was "
+            "made; `allocator replay` names every difference)")
+    rows[0]["parent_link"] = ""
+    return History(pd.DataFrame(rows))
 
 
 def _check_version_files(v: Version, differences: list[str]) -> None:
