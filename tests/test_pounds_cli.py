@@ -132,6 +132,16 @@ def test_out_inside_the_run_directory_is_refused_and_the_run_is_untouched(run_di
     assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before
 
 
+def test_run_given_as_dot_from_inside_it_writes_beside_it(run_dir: Path) -> None:
+    before = hash_tree(run_dir)
+    res = cli("uncertainty", ".", "--draws", "2", "--sobol-samples", "0", cwd=run_dir)
+    assert res.returncode == 0, res.stderr
+    assert hash_tree(run_dir) == before
+    made = run_dir.parent / f"{run_dir.name}-pounds-2"
+    assert made.is_dir() and str(made) in res.stdout
+    shutil.rmtree(made)
+
+
 def test_an_amended_version_is_refused_in_plain_words(run_dir: Path, tmp_path: Path) -> None:
     import json
 

@@ -256,15 +256,21 @@ def amend(parent_dir: str | os.PathLike[str], amendment: str | os.PathLike[str],
     """
     from ..rundir import check_writable
 
-    parent = read_version(parent_dir)
-    dest = Path(out) if out is not None else parent.path.parent
-    check_writable(dest)
-    rel = os.path.join("..", os.path.relpath(parent.path.resolve(), dest.resolve()))
+    from ..errors import OutputError
     from .version import chain
 
+    parent = read_version(parent_dir)
+    dest = Path(out) if out is not None else parent.path.parent
+    versions = chain(parent.path)
+    for v in versions:  # a published version is never changed: a folder in it breaks its replay
+        if dest.resolve().is_relative_to(v.path.resolve()):
+            raise OutputError(f"output folder {dest} (--out) is inside {v.label()} at {v.path}, "
+                              "which is never changed; choose a folder outside it (default: "
+                              "beside the version amended)")
+    check_writable(dest)
+    rel = os.path.join("..", os.path.relpath(parent.path.resolve(), dest.resolve()))
     built = build_version(parent, amendment, parent_dir=Path(rel).as_posix(), data_dir=data_dir,
-                          root_dir=chain(parent.path)[0].path,
-                          cache=cache)
+                          root_dir=versions[0].path, cache=cache)
     return write_version(built, dest, version_name(built))
 
 
