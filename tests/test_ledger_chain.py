@@ -383,6 +383,32 @@ def test_history_names_a_parent_manifest_edited_afterwards(chain: list[Path],
     assert out.index("LINK BROKEN") > out.index("version 2") and "version 1's manifest" in out
 
 
+@pytest.mark.parametrize(("parent", "inside"), [(1, 1), (1, 0), (2, 0)])
+def test_out_inside_a_version_is_refused(chain: list[Path], tmp_path: Path, parent: int,
+                                         inside: int) -> None:
+    """--out inside the version amended or an earlier one wrote a folder into a published
+    version (whose replay then failed on the extra files)."""
+    copy = _copy_chain(chain, tmp_path / "copy")
+    before = sorted(p.name for p in copy[inside].iterdir())
+    a = write_amendment(tmp_path / "a.yaml", copy[parent], [CLAW_BACK], years=["2023-24"])
+    code, out = cli("amend", str(copy[parent]), str(a), "--out", str(copy[inside] / "x"))
+    assert code == 2 and f"is inside version {inside + 1} (" in out, out
+    assert sorted(p.name for p in copy[inside].iterdir()) == before
+
+
+def test_amend_dot_from_inside_the_run_writes_beside_it(chain: list[Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`allocator amend .` inside the run: Path('.').parent is '.', so the new version went
+    into the published run."""
+    copy = _copy_chain(chain, tmp_path / "copy")
+    a = write_amendment(tmp_path / "a.yaml", copy[0], [REALLOCATE])
+    monkeypatch.chdir(copy[0])
+    code, out = cli("amend", ".", str(a))
+    assert code == 0, out
+    assert not [p for p in copy[0].iterdir() if p.is_dir()]
+    assert len([p for p in (tmp_path / "copy").iterdir() if "-v2-" in p.name]) == 2
+
+
 def test_history_of_a_missing_parent_is_an_error(chain: list[Path], tmp_path: Path) -> None:
     """A version whose parent folder is gone: exit 2 naming the version, no traceback."""
     lone = Path(shutil.copytree(chain[2], tmp_path / "alone" / chain[2].name))

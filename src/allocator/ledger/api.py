@@ -254,13 +254,12 @@ def amend(parent_dir: str | os.PathLike[str], amendment: str | os.PathLike[str],
     ConfigError
         A bad amendment (exit 2), naming the file and key.
     """
-    from ..rundir import check_writable
-
     from ..errors import OutputError
+    from ..rundir import check_writable
     from .version import chain
 
     parent = read_version(parent_dir)
-    dest = Path(out) if out is not None else parent.path.parent
+    dest = Path(out) if out is not None else parent.path.resolve().parent
     versions = chain(parent.path)
     for v in versions:  # a published version is never changed: a folder in it breaks its replay
         if dest.resolve().is_relative_to(v.path.resolve()):
