@@ -62,7 +62,7 @@ def pounds_uncertainty(
     from .rundir import check_writable
     from .runtable import header_lines as _header_lines
 
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()  # `allocator uncertainty .` inside it: beside it, named
     for name in (MANIFEST_NAME, "allocation.csv"):
         if not (run_dir / name).is_file():
             raise DataError(f"{run_dir} is not a run directory: it has no {name} (give the "
