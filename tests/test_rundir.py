@@ -156,3 +156,14 @@ def test_safe_name() -> None:
     assert safe_name("2026-11-23-ssmtrg-2022-25-ab12") == "2026-11-23-ssmtrg-2022-25-ab12"
     assert safe_name("../../etc/passwd") == "etc-passwd"
     assert "/" not in safe_name("a/b\\c")
+
+
+def test_a_swallowed_interrupt_still_leaves_nothing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A signal arrived but a library swallowed its KeyboardInterrupt, so the body ended
+    normally: the run directory is not committed (the command then exits 130)."""
+    from allocator import _signals
+
+    monkeypatch.setitem(_signals._state, "received", 15)
+    with pytest.raises(KeyboardInterrupt), atomic_run_dir(tmp_path, "run") as (tmp, final):
+        (tmp / "a.csv").write_text("x", encoding="utf-8")
+    assert list(tmp_path.iterdir()) == [] and final == []

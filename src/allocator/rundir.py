@@ -206,6 +206,10 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
     try:
         with _terminate_as_interrupt():
             yield tmp, final
+            from . import _signals
+
+            if _signals.received():  # a library swallowed the signal's KeyboardInterrupt
+                raise KeyboardInterrupt(f"signal {_signals.received()}")
             os.chmod(tmp, 0o755)
             for i in range(1, 1000):
                 target = parent / (name if i == 1 else f"{name}-{i}")

@@ -49,7 +49,9 @@ def _start(tmp_path: Path, *args: object, env: dict[str, str] | None = None) -> 
 def test_signal_at_any_moment_of_a_run_is_exit_130(tmp_path: Path, sig: int, delay: float):
     """``delay`` counts from the moment the process can first catch the signal (while it is
     still importing); the run is interrupted at whatever it is doing then."""
-    cfg = write_config(tmp_path / "c.yaml")
+    # every output on (static maps too), so that the run is still going at the latest delay
+    # now that a run with the maps off can end within 2.5 s on a quiet machine
+    cfg = write_config(tmp_path / "c.yaml", fast=False)
     out = tmp_path / "out"
     proc = _start(tmp_path, "run", cfg, "--data-dir", DATA_DIR, "--out", out)
     end = time.monotonic() + 60
@@ -57,6 +59,7 @@ def test_signal_at_any_moment_of_a_run_is_exit_130(tmp_path: Path, sig: int, del
     while not _catches(proc.pid, signal.SIGTERM) and proc.poll() is None and time.monotonic() < end:
         time.sleep(0.002)
     time.sleep(delay)
+    assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before the signal"
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
     seen = f"exit {proc.returncode}\nstdout:\n{stdout}\nstderr:\n{stderr}"
