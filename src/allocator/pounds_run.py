@@ -61,6 +61,7 @@ def pounds_uncertainty(
     from .report.publication import short_sources
     from .rundir import check_writable
     from .runtable import header_lines as _header_lines
+    from .runtable import header_values
 
     run_dir = Path(run_dir).resolve()  # `allocator uncertainty .` inside it: beside it, named
     for name in (MANIFEST_NAME, "allocation.csv"):
@@ -104,9 +105,7 @@ def pounds_uncertainty(
     root, areas = prepare(cfg, data_dir)
     published = pd.read_csv(run_dir / "allocation.csv", comment="#", dtype={"code": str})
     est.fit(cfg, areas.frame, root, published)
-    sources = [line.removeprefix("# Source: ").strip()
-               for line in _header_lines(run_dir / "allocation.csv")
-               if line.startswith("# Source: ")]
+    sources = header_values(_header_lines(run_dir / "allocation.csv"), "Source")
     meta = MapMeta(config_name=cfg.name, config_hash=manifest.config_hash,
                    streams=list(cfg.allocation.streams), years=cfg.allocation.resolved_years(),
                    sources=sources,

@@ -18,7 +18,7 @@ from .audit import replay as replay_run_only
 from .columns import MONEY_PATTERN
 from .errors import DataError
 from .provenance import MANIFEST_NAME, Manifest
-from .runtable import find_la, read_table
+from .runtable import find_la, header_values, read_table
 from .runtable import header_lines as _header_lines
 
 
@@ -209,7 +209,7 @@ def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]
         config_hash=manifest.config_hash,
         streams=list(cfg.allocation.streams),
         years=cfg.allocation.resolved_years(),
-        sources=[line.removeprefix("# Source: ").strip() for line in _header_lines(run_dir / "allocation.csv") if line.startswith("# Source: ")],
+        sources=header_values(_header_lines(run_dir / "allocation.csv"), "Source"),
         notes=plain_caveats(manifest.data_notes, la_names(frame)),
     )
     return frame, meta

@@ -35,6 +35,14 @@ def header_lines(path: Path) -> list[str]:
     return lines
 
 
+def header_values(lines: Sequence[str], label: str) -> list[str]:
+    """The values of the ``# <label>: ...`` lines among ``lines`` (:func:`header_lines`, with or
+    without their ``# ``), in order: ``header_values(lines, "Source")``."""
+    prefix = f"{label}: "
+    texts = (line.removeprefix("# ") for line in lines)
+    return [t[len(prefix):].strip() for t in texts if t.startswith(prefix)]
+
+
 def read_table(
     path: Path, required: Sequence[str] = (), integers: Sequence[str] = (), *,
     unique_codes: bool = True,

@@ -21,6 +21,7 @@ import pandas as pd
 from ..columns import money_column
 from ..errors import ConfigError, SolverError
 from ..provenance import Manifest, canonical_json, sha256_bytes
+from ..runtable import header_values
 from .base import Context
 from .schema import Amendment, parse_amendment
 from .solve import budgets_of, recompute_totals, verify_rules
@@ -206,17 +207,14 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
                         solver={"changes": solver}, data_notes=list(pm.data_notes),
                         config=pm.config, config_file=pm.config_file,
                         areas_sha256=pm.areas_sha256, ledger=info)
-    head = [h.removeprefix("# ") for h in parent.header]
     return Amended(
         number=number, title=config.title or config.name, config_name=config.name,
         run_hash=run_hash, allocation=final[list(published.columns)], ledger=ledger,
         amendment_bytes=data, config_bytes=(parent.path / pm.config_file).read_bytes(),
         manifest=manifest, streams=streams, years=years, locked=locked, words=words,
         budgets_before=before, budgets_after=after,
-        sources=[*(h.removeprefix("Source: ") for h in head if h.startswith("Source: ")),
-                 *sources],
-        caveats=[*(h.removeprefix("Caveat: ") for h in head if h.startswith("Caveat: ")),
-                 *caveats],
+        sources=[*header_values(parent.header, "Source"), *sources],
+        caveats=[*header_values(parent.header, "Caveat"), *caveats],
         files=files,
     )
 
