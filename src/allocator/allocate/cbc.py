@@ -12,6 +12,7 @@ vertex).
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import tempfile
@@ -54,50 +55,71 @@ class CbcFile:
         self.rhs = np.where(eq | ge, row_lower, row_upper)
         self.csc = a.tocsc()
         self.holds: list[tuple[np.ndarray, float]] = []
+        self._text: dict[bytes, tuple[list[int], list[str]]] = {}
         bounds = []
-        lo_txt, up_txt = _num(np.nan_to_num(col_lower)), _num(np.nan_to_num(col_upper))
+        finite = math.isfinite
         for j, (lo, up) in enumerate(zip(col_lower.tolist(), col_upper.tolist(), strict=True)):
             if lo == up:
-                bounds.append(f" FX BND C{j} {lo_txt[j]}")
+                bounds.append(f" FX BND C{j} {lo!r}")
                 continue
-            if np.isfinite(lo):
-                bounds.append(f" LO BND C{j} {lo_txt[j]}")
-            elif np.isfinite(up):
+            if finite(lo):
+                bounds.append(f" LO BND C{j} {lo!r}")
+            elif finite(up):
                 bounds.append(f" MI BND C{j}")
             else:
                 bounds.append(f" FR BND C{j}")
                 continue
-            if np.isfinite(up):
-                bounds.append(f" UP BND C{j} {up_txt[j]}")
+            if finite(up):
+                bounds.append(f" UP BND C{j} {up!r}")
         self.bounds = "\n".join(bounds)
-        rhs_txt = _num(self.rhs)
-        self.rhs_lines = [f"    RHS R{i} {rhs_txt[i]}" for i in range(self.n_rows)
-                          if self.rhs[i] != 0.0]
-        indptr, indices = self.csc.indptr, self.csc.indices
-        data = _num(self.csc.data)
-        self.col_lines = [[f"    C{j} R{indices[k]} {data[k]}" for k in range(indptr[j],
-                                                                           indptr[j + 1])]
-                          for j in range(self.n_cols)]
+        nz_rhs = np.flatnonzero(self.rhs != 0.0)
+        self.rhs_lines = [f"    RHS R{i} {t}" for i, t in zip(nz_rhs.tolist(),
+                                                           _num(self.rhs[nz_rhs]), strict=True)]
+        self.row_lines = [f" {k} R{i}" for i, k in enumerate(self.kinds.tolist())]
+        # each column's matrix entries as one block of text, written once per model (each
+        # stage's file repeats them); "" for a column with no entries
+        indptr = self.csc.indptr.tolist()
+        cols = np.repeat(np.arange(self.n_cols), np.diff(self.csc.indptr)).tolist()
+        entries = [f"    C{j} R{i} {t}" for j, i, t in zip(cols, self.csc.indices.tolist(),
+                                                         _num(self.csc.data), strict=True)]
+        self.col_text = ["\n".join(entries[indptr[j]:indptr[j + 1]]) for j in range(self.n_cols)]
 
     def hold(self, cost: np.ndarray, rhs: float) -> None:
         """Add the row ``cost . x <= rhs``."""
         self.holds.append((np.asarray(cost, dtype=float), float(rhs)))
 
+    def _entries(self, c: np.ndarray) -> tuple[list[int], list[str]]:
+        """Columns and text of the nonzeros of ``c``, kept: a stage's objective is the next
+        stage's hold row, and each later stage's file repeats every hold row."""
+        key = c.tobytes()
+        found = self._text.get(key)
+        if found is None:
+            nz = np.flatnonzero(c)
+            found = self._text[key] = (nz.tolist(), _num(c[nz]))
+        return found
+
     def _mps(self, cost: np.ndarray) -> str:
-        rows = [f" {k} R{i}" for i, k in enumerate(self.kinds.tolist())]
-        rows += [f" L H{h}" for h in range(len(self.holds))]
+        rows = [*self.row_lines, *(f" L H{h}" for h in range(len(self.holds)))]
         lines = ["NAME allocation", "ROWS", " N OBJ", *rows, "COLUMNS"]
-        cost_txt = _num(cost)
-        hold_nz = [(h, np.flatnonzero(c), _num(c)) for h, (c, _) in enumerate(self.holds)]
-        extra: list[list[str]] = [[] for _ in range(self.n_cols)]
-        for h, nz, txt in hold_nz:
-            for j in nz.tolist():
-                extra[j].append(f"    C{j} H{h} {txt[j]}")
-        for j in range(self.n_cols):
-            if cost[j] != 0.0:
-                lines.append(f"    C{j} OBJ {cost_txt[j]}")
-            lines += self.col_lines[j]
-            lines += extra[j]
+        # the objective's and the hold rows' entries, by column (only their nonzeros)
+        extra: dict[int, list[str]] = {}
+        for j, t in zip(*self._entries(cost), strict=True):
+            extra[j] = [f"    C{j} OBJ {t}"]
+        for h, (c, _) in enumerate(self.holds):
+            for j, t in zip(*self._entries(c), strict=True):
+                extra.setdefault(j, []).append(f"    C{j} H{h} {t}")
+        for j, block in enumerate(self.col_text):
+            more = extra.get(j)
+            if more is None:
+                if block:
+                    lines.append(block)
+                continue
+            if cost[j] != 0.0:  # the objective's entry comes first, the hold rows' last
+                lines.append(more[0])
+                more = more[1:]
+            if block:
+                lines.append(block)
+            lines += more
         lines += ["RHS", *self.rhs_lines]
         lines += [f"    RHS H{h} {r!r}" for h, (_, r) in enumerate(self.holds)]
         lines += ["BOUNDS", self.bounds, "ENDATA", ""]
