@@ -4,6 +4,10 @@ A, B, C, D have populations 100k, 200k, 300k, 400k and need factor 1, so with on
 ``core`` of £1,000 a year open to all, the published allocation is exactly £100 / £200 / £300
 / £400 every year. The framework's own checks (locked years, exact budgets, ``no_fall``, every
 rule) are each shown failing on a bad input.
+
+None of it needs the data folder: ``$ALLOCATOR_DATA_DIR`` points at a folder that does not
+exist, so any attempt to find the data fails (a notebook user who injects the areas needs no
+data either).
 """
 
 from __future__ import annotations
@@ -20,6 +24,16 @@ from four_las import YEARS, four_las
 ROOT = Path(__file__).resolve().parents[1]
 COLS = [f"core_{y.replace('-', '_')}" for y in YEARS]
 Y1, Y2, Y3 = COLS
+
+
+@pytest.fixture(autouse=True)
+def no_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``$ALLOCATOR_DATA_DIR`` names a folder that does not exist: looking for the data fails."""
+    from allocator.paths import ENV_VAR
+
+    missing = tmp_path_factory.mktemp("nodata") / "no-data-here"
+    monkeypatch.setenv(ENV_VAR, str(missing))
+    return missing
 
 
 def synthetic_config(**allocation: object):  # type: ignore[no-untyped-def]
@@ -143,6 +157,26 @@ def test_correct_by_hand(tmp_path: Path, policy: str, y2: list[int], y3: list[in
     assert built.budgets_after[("core", "2024-25")] == budget
     assert built.info["corrections"] == [{"code": "E06000001", "indicator": "pop_all",
                                           "value": 200_000.0, "was": 100_000.0}]
+
+
+def test_injected_areas_need_no_data_folder_unless_the_config_names_a_file(
+        tmp_path: Path, no_data_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The synthetic amendments above ran with no data folder at all; a config whose floor is a
+    file (read from the data folder) still looks for it, and says where it looked."""
+    from allocator.errors import DataError
+    from allocator.ledger.api import names_files
+
+    assert not no_data_folder.exists()
+    assert not names_files(synthetic_config().allocation.model_dump())
+    floor = {"kind": "file", "path": "floors.csv", "streams": ["core"], "years": ["2023-24"]}
+    cfg = synthetic_config(floors=[floor])
+    assert names_files(cfg.allocation.model_dump())
+    (tmp_path / "floors.csv").write_text("code,amount\n" + "".join(
+        f"E0600000{i},50\n" for i in range(1, 5)), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # the parent's solve reads it from here (no data folder)
+    with pytest.raises(DataError, match="ALLOCATOR_DATA_DIR does not exist"):
+        amend(tmp_path, [{"kind": "claw_back", "stream": "core", "year": "2024-25",
+                          "amounts": {"A": 1}, "to": "centre"}], cfg=cfg)
 
 
 def test_a_locked_year_is_refused_and_unlock_allows_it(tmp_path: Path) -> None:

@@ -90,6 +90,17 @@ def carry_replacements(inputs: Mapping[str, str], corrections: list[dict[str, An
     return out, write
 
 
+def names_files(section: Any) -> bool:
+    """Whether a dumped config section names a relative file anywhere (a ``path`` or ``file``
+    key), i.e. needs the data folder such paths are read from."""
+    if isinstance(section, Mapping):
+        return any((k in ("path", "file") and v is not None and not Path(v).is_absolute())
+                   or names_files(v) for k, v in section.items())
+    if isinstance(section, list | tuple):
+        return any(names_files(v) for v in section)
+    return False
+
+
 def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: str,
                   data_dir: str | Path | None = None, cache: bool | None = None,
                   root_dir: Path | None = None,
@@ -99,7 +110,9 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
     ``parent_dir`` is the parent's folder as recorded in the new manifest (relative to the
     new version's folder); ``root_dir`` the chain's run folder (default: ``parent``'s when it is
     the run). ``areas`` replaces the problem-areas builder (default
-    :func:`allocator.ledger.areas.areas_builder` on the run's config and the data).
+    :func:`allocator.ledger.areas.areas_builder` on the run's config and the data); with
+    ``areas`` and no ``data_dir`` the data folder is not looked for unless the config's
+    allocation names a file (floors, eligibility) or a change needs it (a re-boundary).
     """
     from ..paths import resolve_data_dir
     from .areas import areas_builder
@@ -115,7 +128,8 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
     streams, years = list(config.allocation.streams), config.allocation.resolved_years()
     open_years = am.open_years(years)
     locked = [y for y in years if y not in open_years]
-    root = resolve_data_dir(data_dir)
+    root = (resolve_data_dir(data_dir) if areas is None or data_dir is not None
+            or names_files(config.allocation.model_dump()) else None)
     published = parent.allocation
     replacements = {c["sha256"]: parent.path / c["file"] for c in parent.corrections
                     if "input" in c}
@@ -173,7 +187,7 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
         raise SolverError("an amended amount is negative")
     check_lower(final, lower)
     if not rechecked:
-        verify_rules(config, ctx.current_areas(), final, root)
+        verify_rules(config, ctx.current_areas(), final, ctx.data_dir)
 
     ledger = ledger_rows(published, final, streams, years, "")
     ledger["reason"] = ["; ".join(dict.fromkeys(reasons.get((r.code, r.stream, r.year), [])))

@@ -164,8 +164,11 @@ class Context:
         ``problem_areas(corrections, waves)`` -> the areas table the allocation problem takes
         (population, need factor, wave; built from the root config and the data with the
         corrections applied; ``waves`` a code -> wave mapping, or None to recompute them).
-    data_dir : Path
-        The data folder.
+    data_dir : Path or None
+        The data folder (files the config names, e.g. floor or eligibility files, are read
+        from it). ``None`` when the problem areas were given and neither a data folder was nor
+        the config names a file: nothing needs it then (kinds that do, e.g. a re-boundary,
+        call :meth:`data_folder`).
     root_dir : Path, optional
         The folder of the chain's run (version 1), e.g. for its ``index.csv``.
     inputs : dict
@@ -184,7 +187,7 @@ class Context:
     effective: dt.date | None
     corrections: list[dict[str, Any]]
     problem_areas: Callable[..., Any]
-    data_dir: Path
+    data_dir: Path | None
     areas: pd.DataFrame | None = None
     root_dir: Path | None = None
     inputs: dict[str, str] = field(default_factory=dict)
@@ -201,6 +204,15 @@ class Context:
     def error(self, key: str, message: str) -> ConfigError:
         """A :class:`ConfigError` naming the file and the key."""
         return ConfigError(f"{self.source}: '{key}': {message}")
+
+    def data_folder(self) -> Path:
+        """The data folder, found now if it was not needed so far (default resolution:
+        ``$ALLOCATOR_DATA_DIR``, else ``../shared/geodata``; an error says how to get it)."""
+        if self.data_dir is None:
+            from ..paths import resolve_data_dir
+
+            self.data_dir = resolve_data_dir()
+        return self.data_dir
 
     def current_areas(self) -> pd.DataFrame:
         """The problem areas of the allocation as it stands (waves from its ``wave`` column)."""

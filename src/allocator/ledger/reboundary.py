@@ -80,7 +80,7 @@ class Reboundary(Kind):
 
         spec = self._spec(ctx)
         verify = ctx.config.data.verify_hashes
-        changes = load_changes(ctx.data_dir, spec.boundaries, verify_hashes=verify)
+        changes = load_changes(ctx.data_folder(), spec.boundaries, verify_hashes=verify)
         codes = set(ctx.allocation["code"].astype(str))
         if codes != set(changes.old_names):
             raise ctx.error(self.key, "the version's LAs are not the 152 of May 2021 (already "
@@ -164,7 +164,7 @@ def _writer(ctx: Context, spec, changes, carried, areas_new, later, share_file):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(spec.file.read_bytes())
         verify = ctx.config.data.verify_hashes
-        geometry, records = load_geometry(ctx.data_dir, spec.boundaries, verify_hashes=verify)
+        geometry, records = load_geometry(ctx.data_folder(), spec.boundaries, verify_hashes=verify)
         if ctx.root_dir is None:
             raise ctx.error("parent", "the chain's run folder is not known, so the need index of "
                                       "the LAs cannot be shown on the new boundaries")
@@ -184,7 +184,7 @@ def _writer(ctx: Context, spec, changes, carried, areas_new, later, share_file):
         write_workbook(frame[cols], folder / "allocation_new_boundaries.xlsx", lines,
                        ctx.streams, later, spec.boundaries)
         sources = [source_line(r) for r in [*changes.sources, *records]]
-        write_maps(frame, folder, data_dir=ctx.data_dir, vintage=spec.boundaries,
+        write_maps(frame, folder, data_dir=ctx.data_folder(), vintage=spec.boundaries,
                    config_name=ctx.config.name, config_hash=ctx.config.hash(),
                    streams=ctx.streams, years=later, sources=sources, notes=[])
 
