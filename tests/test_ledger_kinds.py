@@ -325,3 +325,50 @@ def test_rule_labels_in_words() -> None:
     assert plain_rule_labels(text, ctx) == (  # type: ignore[arg-type]
         "pace no cash cut (Blackpool, Place based 2024-25): no cash cut broken by £3.00; "
         "floor (Blackpool, Core 2023-24): £1 < floor £2; total wrong for E06000009")
+
+
+@pytest.mark.parametrize(("key", "keys", "change"), [
+    ("reason", {"reason": ""}, {}),
+    ("reason", {"reason": "   "}, {}),
+    ("name", {"name": " \t "}, {}),
+    ("changes[0].reason", {}, {"reason": "  "}),
+])
+def test_a_blank_reason_or_name_is_refused(tmp_path: Path, key: str, keys: dict,
+                                           change: dict) -> None:
+    """An auditor needs a reason: an empty or all-spaces one is refused, naming the key (it was
+    recorded blank on every ledger row)."""
+    import re
+
+    claw = {"kind": "claw_back", "stream": "core", "year": "2024-25", "amounts": {"A": 1},
+            "to": "centre", **change}
+    with pytest.raises(ConfigError, match=rf"amendment\.yaml: .*'{re.escape(key)}': must say"):
+        amend(tmp_path, [claw], **keys)
+
+
+def test_a_blank_reason_is_exit_2_on_the_command_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from allocator.cli import main
+
+    run = make_parent(tmp_path, synthetic_config())
+    bad = tmp_path / "blank.yaml"
+    bad.write_text(yaml.safe_dump({"parent": "ab" * 32, "name": "t", "reason": "  ",
+                                   "effective": "2023-06-01", "changes": [
+                                       {"kind": "claw_back", "stream": "core", "year": "2024-25",
+                                        "amounts": {"A": 1}, "to": "centre"}]}), encoding="utf-8")
+    before = sorted(tmp_path.iterdir())
+    res = CliRunner().invoke(main, ["amend", str(run), str(bad), "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert "error:" in res.output and "'reason': must say why in words" in res.output
+    assert "Traceback" not in res.output
+    assert sorted(tmp_path.iterdir()) == before  # no new version written
+
+
+def test_the_example_amendments_are_valid() -> None:
+    from allocator.ledger.schema import read_amendment
+
+    files = sorted((ROOT / "configs" / "amendments").glob("*.yaml"))
+    assert len(files) >= 3
+    for path in files:
+        am = read_amendment(path)
+        assert am.doc.reason.strip() and am.doc.name.strip()

@@ -19,7 +19,7 @@ The amendment file
 
     parent: 1f3c...            # run_hash of the version amended (its manifest.json), >= 12 hex
     name: 2022-23 underspend    # shown by `allocator history`
-    reason: LAs returned unspent place-based money at year end
+    reason: LAs returned unspent place-based money at year end   # required, in words
     effective: 2023-03-01       # years that ended before this date are locked (already paid)
     # years: ["2023-24"]        # ... or instead: exactly the years this amendment may change
     unlock: []                  # locked years it may change all the same, on purpose

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import field_validator
+
 from .._model import StrictModel
 from ..errors import ConfigError
 
@@ -24,13 +26,28 @@ if TYPE_CHECKING:
 KINDS: dict[str, type[Kind]] = {}
 
 
+def in_words(text: str, key: str = "reason") -> str:
+    """``text`` unchanged; ValueError when it is empty or only spaces (a name or reason is
+    recorded in the ledger and the history, where an auditor needs words)."""
+    if not text.strip():
+        what = "say why in words" if key == "reason" else "say something"
+        raise ValueError(f"must {what}: it is empty or only spaces, and it is recorded in the "
+                         "ledger for an auditor")
+    return text
+
+
 class ChangeSchema(StrictModel):
     """Keys every change has: its ``kind`` and an optional ``reason`` (default: the
-    amendment's). A kind's schema subclasses this and adds its own keys; unknown keys are
-    errors."""
+    amendment's; when given, it must say something). A kind's schema subclasses this and adds
+    its own keys; unknown keys are errors."""
 
     kind: str
     reason: str | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _words(cls, v: str | None) -> str | None:
+        return None if v is None else in_words(v)
 
 
 class Kind:
@@ -267,4 +284,4 @@ class Context:
                                   f"To change it on purpose add it to 'unlock:'")
 
 
-__all__ = ["KINDS", "ChangeSchema", "Context", "Kind", "Outcome", "register"]
+__all__ = ["KINDS", "ChangeSchema", "Context", "Kind", "Outcome", "in_words", "register"]

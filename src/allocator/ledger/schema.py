@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .._model import StrictModel, validate_model
 from ..errors import ConfigError
-from .base import KINDS, Kind
+from .base import KINDS, Kind, in_words
 
 _HEX = re.compile(r"^[0-9a-f]{12,64}$")
 _YEAR = re.compile(r"^(\d{4})-(\d{2})$")
@@ -49,12 +49,17 @@ class AmendmentFile(StrictModel):
     """
 
     parent: str
-    name: str = Field(min_length=1, max_length=80)
-    reason: str = Field(min_length=1)
+    name: str = Field(max_length=80)
+    reason: str
     effective: dt.date | None = None
     years: list[str] | None = None
     unlock: list[str] = []
     changes: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("name", "reason")
+    @classmethod
+    def _words(cls, v: str, info: ValidationInfo) -> str:
+        return in_words(v, str(info.field_name))
 
     @field_validator("parent")
     @classmethod
