@@ -372,3 +372,38 @@ def test_the_example_amendments_are_valid() -> None:
     for path in files:
         am = read_amendment(path)
         assert am.doc.reason.strip() and am.doc.name.strip()
+
+
+GOOD = {"parent": "ab" * 32, "name": "t", "reason": "r", "effective": "2023-06-01",
+        "changes": [{"kind": "claw_back", "stream": "core", "year": "2024-25",
+                     "amounts": {"A": 1}, "to": "centre"}]}
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    (None, "amendment file not found"),
+    ("", "the amendment file is empty"),
+    ("- a\n", "an amendment must be a mapping of keys"),
+    ({**GOOD, "colour": "red"}, "problem in the amendment file: unknown key 'colour'"),
+    ({**GOOD, "changes": [{**GOOD["changes"][0], "extra": 1}]},
+     "problem in the amendment file: unknown key 'changes[0].extra'"),
+    ({**GOOD, "changes": [{**GOOD["changes"][0], "amounts": {"A": 1.5}}]},
+     "problem in the amendment file: 'changes[0].amounts.A'"),
+    ({k: v for k, v in GOOD.items() if k != "reason"},
+     "problem in the amendment file: missing required key 'reason'"),
+])
+def test_amendment_errors_name_the_amendment_file_and_key(tmp_path: Path, text: object,
+                                                          says: str) -> None:
+    """Errors about an amendment file call it that, never "config" (they did: "1 problem in
+    the config", "the config file is empty"), and name the file and the key."""
+    from click.testing import CliRunner
+
+    from allocator.cli import main
+
+    run = make_parent(tmp_path, synthetic_config())
+    path = tmp_path / "my-amendment.yaml"
+    if text is not None:
+        path.write_text(text if isinstance(text, str) else yaml.safe_dump(text), encoding="utf-8")
+    res = CliRunner().invoke(main, ["amend", str(run), str(path), "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error:") and "my-amendment.yaml" in res.output
+    assert says in res.output and "config" not in res.output.replace(str(tmp_path), "")

@@ -116,6 +116,7 @@ def validate_model(
     source: str = "config",
     section: str | None = None,
     context: dict[str, Any] | None = None,
+    what: str = "config",
 ) -> M:
     """Validate ``data`` as ``model``; on failure raise one ConfigError naming every bad key.
 
@@ -131,6 +132,8 @@ def validate_model(
         Config section the data sits under, prefixed to every key path (e.g. ``"index"``).
     context : dict, optional
         Pydantic validation context.
+    what : str
+        What kind of file the data is, in the message ("config", "amendment file").
     """
     from .errors import ConfigError
 
@@ -142,5 +145,5 @@ def validate_model(
         lines = format_errors(exc, section)
         n = len(lines)
         raise ConfigError(
-            f"{source}: {n} problem{'s' if n != 1 else ''} in the config: " + "; ".join(lines)
+            f"{source}: {n} problem{'s' if n != 1 else ''} in the {what}: " + "; ".join(lines)
         ) from None

@@ -210,23 +210,25 @@ _UniqueKeyLoader.add_constructor(
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
-def _check_values(value: Any, path: str = "", depth: int = 0, seen: list[int] | None = None) -> None:
+def _check_values(value: Any, path: str = "", depth: int = 0, seen: list[int] | None = None,
+                  what: str = "config") -> None:
     """Reject what no config key can mean: deep nesting, NaN/inf, integers beyond 64 bits,
     and more than :data:`MAX_NODES` values (YAML aliases can multiply a small file)."""
     seen = [0] if seen is None else seen
     seen[0] += 1
     if seen[0] > MAX_NODES:
-        raise ConfigError(f"more than {MAX_NODES:,} values (YAML aliases expanding?); not a config")
+        raise ConfigError(f"more than {MAX_NODES:,} values (YAML aliases expanding?); not "
+                          f"{'an' if what[0] in 'aeiou' else 'a'} {what}")
     if depth > MAX_DEPTH:
         raise ConfigError(f"'{path or '(top level)'}' is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ConfigError(f"key {k!r} under '{path or '(top level)'}' is not text")
-            _check_values(v, f"{path}.{k}" if path else k, depth + 1, seen)
+            _check_values(v, f"{path}.{k}" if path else k, depth + 1, seen, what)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            _check_values(v, f"{path}[{i}]", depth + 1, seen)
+            _check_values(v, f"{path}[{i}]", depth + 1, seen, what)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"'{path}': {value!r} is not a finite number")
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
@@ -234,13 +236,14 @@ def _check_values(value: Any, path: str = "", depth: int = 0, seen: list[int] | 
                           "of each key; money is capped at £4 * 10**15)")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, what: str = "config") -> dict[str, Any]:
     from .safe_files import check_regular_file, excerpt
 
+    a = "an" if what[0] in "aeiou" else "a"
     if not path.exists() and not path.is_symlink():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"{what} file not found: {path}")
     try:
-        check_regular_file(path, "config file", MAX_CONFIG_BYTES)
+        check_regular_file(path, f"{what} file", MAX_CONFIG_BYTES)
     except AllocatorError as exc:
         raise ConfigError(str(exc)) from None
     raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
@@ -253,7 +256,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply to be a config (more than {MAX_DEPTH} "
+        raise ConfigError(f"{path}: nested too deeply to be {a} {what} (more than {MAX_DEPTH} "
                           "levels)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -261,20 +264,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: malformed YAML{where}: {excerpt(problem, 120)}") from None
     if doc is None:
-        raise ConfigError(f"{path}: the config file is empty")
+        raise ConfigError(f"{path}: the {what} file is empty")
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: a config must be a mapping of keys, got {type(doc).__name__}")
+        raise ConfigError(f"{path}: {a} {what} must be a mapping of keys, got "
+                          f"{type(doc).__name__}")
     try:
-        _check_values(doc)
+        _check_values(doc, what=what)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return doc
 
 
-def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_yaml(path: str | os.PathLike[str], what: str = "config") -> dict[str, Any]:
     """Read one YAML mapping the way configs are read: safe loader, duplicate keys and
-    non-finite or absurd values are errors (:class:`ConfigError` naming the file)."""
-    return _read_yaml(Path(path))
+    non-finite or absurd values are errors (:class:`ConfigError` naming the file; ``what`` is
+    the kind of file messages call it, e.g. ``"amendment"``)."""
+    return _read_yaml(Path(path), what)
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

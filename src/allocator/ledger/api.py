@@ -32,7 +32,7 @@ from .write import Amended, ledger_rows, write_version
 def _read_amendment_bytes(path: Path) -> tuple[bytes, Amendment]:
     from ..config import read_yaml
 
-    raw = read_yaml(path)  # safe YAML; checks the file is a small regular UTF-8 file
+    raw = read_yaml(path, "amendment")  # safe YAML; a small regular UTF-8 file
     return path.read_bytes(), parse_amendment(raw, str(path))
 
 

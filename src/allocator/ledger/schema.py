@@ -142,7 +142,7 @@ def load_kinds() -> dict[str, type[Kind]]:
 
 def parse_amendment(raw: dict[str, Any], source: str) -> Amendment:
     """Validate a raw amendment mapping; every problem is a ConfigError naming file and key."""
-    doc = validate_model(AmendmentFile, raw, source=source)
+    doc = validate_model(AmendmentFile, raw, source=source, what="amendment file")
     kinds = load_kinds()
     out: list[Kind] = []
     for i, change in enumerate(doc.changes):
@@ -154,7 +154,8 @@ def parse_amendment(raw: dict[str, Any], source: str) -> Amendment:
             raise ConfigError(f"{source}: '{key}.kind': unknown amendment kind {name!r}; kinds "
                               f"are {', '.join(sorted(kinds))}")
         cls = kinds[name]
-        out.append(cls(validate_model(cls.schema, change, source=source, section=key), key))
+        out.append(cls(validate_model(cls.schema, change, source=source, section=key,
+                                      what="amendment file"), key))
     return Amendment(doc=doc, kinds=out, source=source, raw=raw)
 
 
@@ -162,7 +163,7 @@ def read_amendment(path: str | Path) -> Amendment:
     """Read and validate an amendment file (safe YAML, duplicate keys are errors)."""
     from ..config import read_yaml
 
-    raw = read_yaml(path)
+    raw = read_yaml(path, "amendment")
     return parse_amendment(raw, str(path))
 
 
