@@ -126,6 +126,9 @@ def test_history_and_manifest_links(chain: list[Path]) -> None:
     assert h.versions["version"].tolist() == [1, 2, 3]
     assert h.versions["folder"].tolist() == [p.name for p in chain]
     assert h.versions["pounds_down"].tolist() == [0, 150_000, 40_000]
+    assert h.versions["effective"].tolist() == ["2022-04-01 (start of 2022-23)", "2023-03-01",
+                                                "years 2023-24"]
+    assert h.versions["written"].tolist() == [p.name[:10] for p in chain]
     assert "continuation_2023_24 -£40,000" in h.to_text()
     m3 = json.loads((chain[2] / "manifest.json").read_text(encoding="utf-8"))
     import hashlib

@@ -407,3 +407,29 @@ def test_amendment_errors_name_the_amendment_file_and_key(tmp_path: Path, text: 
     assert res.exit_code == 2, res.output
     assert res.output.startswith("error:") and "my-amendment.yaml" in res.output
     assert says in res.output and "config" not in res.output.replace(str(tmp_path), "")
+
+
+def test_history_labels_written_and_effective_dates(tmp_path: Path) -> None:
+    """One column per meaning: when each version was written (its folder's date) and from
+    when it applies. The single date column showed the run's folder date for version 1 and
+    the amendment's effective date for later versions."""
+    from allocator.ledger.chain import history
+    from allocator.ledger.version import read_version
+    from allocator.ledger.write import write_version
+
+    _, built = amend(tmp_path, [{"kind": "claw_back", "stream": "core", "year": "2024-25",
+                                 "amounts": {"A": 1}, "to": "centre"}])
+    v1 = tmp_path / "v1"
+    v2 = write_version(built, tmp_path, "2026-03-04-synthetic-four-las-v2-abcdef12")
+    rows = history(v2).versions.set_index("version")
+    assert rows.loc[1, "written"] == "-"  # its folder ("v1") carries no date
+    assert rows.loc[1, "effective"] == "2022-04-01 (start of 2022-23)"
+    assert rows.loc[2, "written"] == "2026-03-04"
+    assert rows.loc[2, "effective"] == "2023-06-01"
+    text = history(v2).to_text()
+    assert "written: the date the version was made; effective: from when it applies" in text
+    assert "version 1  written -  effective 2022-04-01 (start of 2022-23)" in text
+    assert "version 2  written 2026-03-04  effective 2023-06-01" in text
+    dated = v1.rename(tmp_path / "2026-01-02-synthetic-four-las-abababab")
+    assert read_version(dated).number == 1
+    assert history(dated).versions.loc[0, "written"] == "2026-01-02"

@@ -224,7 +224,8 @@ def amend(parent: Path, amendment: Path, data_dir: Path | None, out: Path | None
 @common_options
 @friendly
 def history(run_dir: Path) -> None:
-    """The chain of versions ending at RUN, oldest first: version, date, name, hashes, pounds."""
+    """The chain of versions ending at RUN, oldest first: version, the date it was written and
+    the date it takes effect, name, hashes, pounds."""
     from .ledger.chain import history as chain_history
 
     click.echo(chain_history(run_dir).to_text())

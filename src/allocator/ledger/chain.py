@@ -32,9 +32,13 @@ class History:
     Attributes
     ----------
     versions : DataFrame
-        One row per version: ``version, date, name, folder, run_hash, manifest_sha256,
-        pounds_up, pounds_down`` (whole pounds more and less for LAs than in the version
-        before), ``budget_change`` (in words, e.g. ``continuation_2023_24 -£40,000``) and
+        One row per version: ``version``, ``written`` (the date the version was written, from
+        its folder name ``<date>-...``; ``-`` when the folder was renamed), ``effective`` (when
+        it takes effect: a run from the start of its first year, an amendment from its
+        ``effective`` date, or ``years ...`` for one that names the years it changes), ``name,
+        folder, run_hash, manifest_sha256, pounds_up, pounds_down`` (whole pounds more and less
+        for LAs than in the version before), ``budget_change`` (in words, e.g.
+        ``continuation_2023_24 -£40,000``) and
         ``parent_link`` (empty, or why the version's link to its parent's manifest is broken:
         that manifest was edited after the version was made).
     """
@@ -43,13 +47,15 @@ class History:
 
     def to_text(self) -> str:
         """The chain as lines a person reads, oldest first."""
-        lines = [f"{len(self.versions)} version(s), oldest first:"]
+        lines = [f"{len(self.versions)} version(s), oldest first (written: the date the version "
+                 "was made; effective: from when it applies)"]
         for r in self.versions.itertuples(index=False):
             change = (f"LAs +£{r.pounds_up:,} / -£{r.pounds_down:,}" if r.version > 1
                       else "the run as published")
             if r.budget_change:
                 change += f"; budget {r.budget_change}"
-            lines.append(f"  version {r.version}  {r.date}  {r.name}  ({r.folder})")
+            lines.append(f"  version {r.version}  written {r.written}  effective {r.effective}  "
+                         f"{r.name}  ({r.folder})")
             lines.append(f"    manifest sha256 {r.manifest_sha256[:16]}, run hash "
                          f"{r.run_hash[:16]}: {change}")
             if r.parent_link:
@@ -60,15 +66,32 @@ class History:
         return self.to_text()
 
 
+def _effective(v: Version) -> str:
+    """When a version applies: an amendment's ``effective`` date or ``years``, a run's first
+    year (from its start, 1 April)."""
+    from .schema import year_start
+
+    am = v.ledger.get("amendment")
+    if am:
+        if am.get("effective"):
+            return str(am["effective"])
+        return "years " + ", ".join(am.get("years") or []) if am.get("years") else "-"
+    alloc = (v.manifest.config or {}).get("allocation") or {}
+    years = alloc.get("years") or sorted({y for st in (alloc.get("streams") or {}).values()
+                                          for y in (st.get("budget") or {})})
+    try:
+        return f"{year_start(str(years[0])).isoformat()} (start of {years[0]})"
+    except (IndexError, ValueError):
+        return "-"
+
+
 def _row(v: Version) -> dict[str, object]:
     led = v.ledger
     am = led.get("amendment", {})
     m = _DATE.match(v.path.name)
-    date = am.get("effective") or (", ".join(am.get("years") or []) if am else "") or (
-        m.group(1) if m else "")
     budget = ", ".join(f"{k} {'+' if p > 0 else '-'}£{abs(p):,}"
                        for k, p in led.get("budget_change", {}).items() if p)
-    return {"version": v.number, "date": date or "-",
+    return {"version": v.number, "written": m.group(1) if m else "-", "effective": _effective(v),
             "name": am.get("name", f"run of config {v.manifest.config_name}"),
             "folder": v.path.name, "run_hash": v.run_hash, "manifest_sha256": v.manifest_sha256,
             "pounds_up": int(led.get("pounds_up", 0)), "pounds_down": int(led.get("pounds_down", 0)),
