@@ -109,7 +109,7 @@ def test_preload_imports_matplotlib_with_agg_in_this_process() -> None:
 def test_figure_jobs_split_the_maps_and_charts_between_two_processes(tmp_path: Path) -> None:
     from allocator.report.charts import write_charts
 
-    jobs = figures.figure_jobs(None, None, None, tmp_path, None)  # type: ignore[arg-type]
+    jobs = figures.figure_jobs(None)  # type: ignore[arg-type]
     assert [(j.keywords["maps"], j.keywords["charts"]) for j in jobs] == [
         (("wave",), ("per_head",)), (("per_head",), ("regions",))]
     with pytest.raises(ValueError, match="charts: unknown chart"):
@@ -119,7 +119,7 @@ def test_figure_jobs_split_the_maps_and_charts_between_two_processes(tmp_path: P
 @pytest.mark.slow
 @pytest.mark.skipif(__import__("allocator.paths").paths.default_data_dir() is None,
                     reason="the official data (../shared/geodata) is not present")
-def test_default_run_directory_is_the_same_with_and_without_figure_processes(
+def test_default_run_directory_is_the_same_with_and_without_figure_processes_or_drawer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from allocator.config import load_config
@@ -129,11 +129,20 @@ def test_default_run_directory_is_the_same_with_and_without_figure_processes(
     config = load_config(root / "configs" / "ssmtrg-2022-25.yaml")
     config = config.model_copy(update={"uncertainty": config.uncertainty.model_copy(
         update={"draws": 500})})  # the figures are what is compared; fewer draws are quicker
-    result = run(config)
+    from allocator.report.prefork import Drawer
+
+    drawer = Drawer.for_output(config.output)  # as `allocator run` does (forked before the run)
+    try:
+        result = run(config)
+        drawn = result.write(tmp_path / "drawer", name="run", drawer=drawer)
+    finally:
+        if drawer is not None:
+            drawer.stop()
     forked = result.write(tmp_path / "forked", name="run")
     monkeypatch.setattr(figures, "can_fork", lambda: False)
     inline = result.write(tmp_path / "inline", name="run")
     assert _files(forked) == _files(inline)
+    assert _files(drawn) == _files(inline)
     assert {"map_wave.png", "map_per_head_hex.pdf", "chart_regions.png"} <= set(_files(forked))
 
 

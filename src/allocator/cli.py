@@ -143,23 +143,26 @@ def main() -> None:
 @friendly
 def run(config: Path, data_dir: Path | None, out: Path | None, no_cache: bool) -> None:
     """Run CONFIG end to end and write a new run directory."""
-    from ._background import BackgroundCall
     from .config import load_config
     from .pipeline import output_parent
     from .pipeline import run as run_pipeline
-    from .report.figures import preload
+    from .report.prefork import Drawer
     from .rundir import check_writable
 
     cfg = load_config(config)
     parent = output_parent(cfg, out)
     check_writable(parent)  # fail in a second, not after the whole run
     progress = not _flag("quiet")
-    # matplotlib for the figure processes, imported while the pipeline solves (ended before they fork)
-    preloading = BackgroundCall(preload if cfg.output.static_maps else lambda: None)
-    result = run_pipeline(cfg, data_dir=data_dir, progress=progress,
-                          cache=False if no_cache else None)
-    preloading.result()
-    run_dir = result.write(parent, progress=progress)
+    # forked before any thread starts: it imports the figure and map libraries on the other
+    # core while the pipeline runs here, then draws them while the tables are written
+    drawer = Drawer.for_output(cfg.output)
+    try:
+        result = run_pipeline(cfg, data_dir=data_dir, progress=progress,
+                              cache=False if no_cache else None)
+        run_dir = result.write(parent, progress=progress, drawer=drawer)
+    finally:
+        if drawer is not None:
+            drawer.stop()
     click.echo(result.headline())
     click.echo(f"run directory: {run_dir}")
 

@@ -118,15 +118,19 @@ class RunResult:
         return f"{dt.date.today().isoformat()}-{self.config.name}-{self.run_hash[:8]}"
 
     def write(
-        self, parent: str | os.PathLike[str], *, name: str | None = None, progress: bool = False
+        self, parent: str | os.PathLike[str], *, name: str | None = None, progress: bool = False,
+        drawer: Any = None,
     ) -> Path:
         """Write the run directory atomically under ``parent`` and return its path.
 
-        ``progress`` prints one line on stderr as each group of files is written.
+        ``progress`` prints one line on stderr as each group of files is written. ``drawer``: a
+        started :class:`allocator.report.prefork.Drawer` to draw the figures and the map in
+        (``allocator run`` starts one before the run computes); by default they are drawn here.
         """
         from .report.write import write_run
 
-        return write_run(self, Path(parent), name or self.default_name(), progress=progress)
+        return write_run(self, Path(parent), name or self.default_name(), progress=progress,
+                         drawer=drawer)
 
 
 def output_parent(config: RunConfig, out: str | os.PathLike[str] | None = None) -> Path:

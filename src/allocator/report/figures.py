@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     import geopandas as gpd
+    import pandas as pd
 
     from ..pipeline import RunResult
     from .mapbase import MapMeta
@@ -36,36 +38,69 @@ if TYPE_CHECKING:
 Job = Callable[[], object]
 
 
+@dataclass
+class FigureInputs:
+    """Everything the static figures of a run directory are drawn from.
+
+    It holds data only (no run object), so it can be sent to a process started before the run
+    (:class:`allocator.report.prefork.Drawer`).
+
+    Attributes
+    ----------
+    frame : GeoDataFrame
+        :meth:`allocator.pipeline.RunResult.map_frame`.
+    meta : MapMeta
+    out_dir : pathlib.Path
+        Folder the figures are written into.
+    hex_path : pathlib.Path or None
+        The hex cartogram (``None``: no hex maps).
+    regions, deciles, waves : DataFrame
+        The roll-ups the charts draw (:mod:`allocator.report.frames`).
+    wave_labels : list of str
+    """
+
+    frame: gpd.GeoDataFrame
+    meta: MapMeta
+    out_dir: Path
+    hex_path: Path | None
+    regions: pd.DataFrame
+    deciles: pd.DataFrame
+    waves: pd.DataFrame
+    wave_labels: list[str]
+
+    @classmethod
+    def from_result(cls, result: RunResult, frame: gpd.GeoDataFrame, meta: MapMeta,
+                    out_dir: Path, hex_path: Path | None) -> FigureInputs:
+        """The inputs of ``result``'s figures."""
+        from .frames import decile_rollup, region_rollup, wave_rollup
+
+        return cls(frame, meta, Path(out_dir), hex_path, region_rollup(result),
+                   decile_rollup(result), wave_rollup(result), list(result.config.waves.labels))
+
+
 def write_figures(
-    result: RunResult,
-    frame: gpd.GeoDataFrame,
-    meta: MapMeta,
-    out_dir: Path,
-    hex_path: Path | None,
+    inputs: FigureInputs,
     *,
     maps: Sequence[str] = ("wave", "per_head"),
     charts: Sequence[str] = ("per_head", "regions"),
 ) -> None:
     """Write static maps (:func:`allocator.report.static.write_static_maps`, those in ``maps``)
-    and charts (:func:`allocator.report.charts.write_charts`, those in ``charts``) of
-    ``result``."""
+    and charts (:func:`allocator.report.charts.write_charts`, those in ``charts``)."""
     from .charts import write_charts
-    from .frames import decile_rollup, region_rollup, wave_rollup
     from .static import write_static_maps
 
+    i = inputs
     if maps:
-        write_static_maps(frame, meta, out_dir, hex_path=hex_path, maps=maps)
+        write_static_maps(i.frame, i.meta, i.out_dir, hex_path=i.hex_path, maps=maps)
     if charts:
-        write_charts(region_rollup(result), decile_rollup(result), wave_rollup(result), meta,
-                     out_dir, wave_labels=list(result.config.waves.labels), charts=charts)
+        write_charts(i.regions, i.deciles, i.waves, i.meta, i.out_dir, wave_labels=i.wave_labels,
+                     charts=charts)
 
 
-def figure_jobs(
-    result: RunResult, frame: gpd.GeoDataFrame, meta: MapMeta, out_dir: Path, hex_path: Path | None
-) -> list[Job]:
+def figure_jobs(inputs: FigureInputs) -> list[Job]:
     """Every figure of a run directory, as two jobs of similar cost: each draws one map (with
     its hex twin) and one chart."""
-    job = partial(write_figures, result, frame, meta, out_dir, hex_path)
+    job = partial(write_figures, inputs)
     return [partial(job, maps=("wave",), charts=("per_head",)),
             partial(job, maps=("per_head",), charts=("regions",))]
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from ..pipeline import RunResult
     from .mapbase import MapMeta
+    from .prefork import Drawer
     from .publication import Publication
 
 
@@ -54,10 +55,14 @@ def _write_commented_csv(frame, path: Path, header: list[str]) -> None:  # type:
     path.write_text(head + body, encoding="utf-8")
 
 
-def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = False) -> Path:
+def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = False,
+              drawer: Drawer | None = None) -> Path:
     """Write ``result`` as a new run directory under ``parent``; return its path.
 
-    ``progress`` prints a line on stderr as each group of files starts.
+    ``progress`` prints a line on stderr as each group of files starts. ``drawer``, a started
+    :class:`~allocator.report.prefork.Drawer`, draws the figures and writes ``map.html``
+    (``allocator run`` starts one before the run computes); without it they are drawn in
+    processes forked here, and the map is written in this process.
     """
     from ..progress import progress_line as _progress
 
@@ -71,19 +76,31 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
     meta = _map_meta(result, pub) if out_cfg.map or out_cfg.static_maps else None
     with atomic_run_dir(parent, name) as (tmp, final):
         figures: AbstractContextManager[object] = nullcontext()
+        inputs = page = None
         if out_cfg.static_maps:
+            from .figures import FigureInputs
+
+            _progress(progress, "drawing the static maps and charts (PNG and PDF)")
+            hex_path = _hex_path(result) if out_cfg.hex_cartogram else None
+            assert meta is not None
+            inputs = FigureInputs.from_result(result, mframe, meta, tmp, hex_path)
+        if out_cfg.map and drawer is not None:
+            from .prefork import MapInputs
+
+            assert meta is not None
+            page = MapInputs(mframe, meta, tmp / "map.html", out_cfg.map_tiles)
+        if drawer is not None and (inputs is not None or page is not None):
+            figures = drawer.drawing(inputs, page)
+        elif inputs is not None:
             from .figures import InBackground, can_fork, figure_jobs, preload
 
             if can_fork():
                 preload()  # once here, not once in each forked process
-
-            _progress(progress, "drawing the static maps and charts (PNG and PDF)")
-            hex_path = _hex_path(result) if out_cfg.hex_cartogram else None
-            figures = InBackground(figure_jobs(result, mframe, meta, tmp, hex_path))
+            figures = InBackground(figure_jobs(inputs))
         with figures:  # drawn in other processes while the rest is written
             _progress(progress, "writing the tables (CSV, Excel, GeoPackage) and the model")
             calibration = _write_tables(result, tmp, header, table, pub, mframe)
-            if out_cfg.map:
+            if out_cfg.map and page is None:
                 from .map import write_map
 
                 assert meta is not None

@@ -1,0 +1,166 @@
+"""Draw a run's figures and write its ``map.html`` in a process started before the run computes.
+
+Importing matplotlib and folium (and compiling folium's page templates) costs about 0.7 s of
+CPU, and drawing the figures several seconds more; none of it needs anything but the run's
+final tables. ``allocator run`` therefore forks a :class:`Drawer` as soon as the libraries every
+run needs are imported: while the run loads its data, solves and draws its Monte Carlo on one
+core, the drawer imports the figure and map libraries on the other, then waits. When the run
+directory is written, the drawer is sent the figures' and the map's inputs
+(:class:`~allocator.report.figures.FigureInputs`, data only), draws the figures in two processes
+forked from it (which inherit its imports) and writes ``map.html`` itself, while the run writes
+its tables, workbook and summary. The same functions run on the same inputs (sent by pickle,
+which keeps every number and geometry exactly), so every file is byte-identical to writing them
+in the run's own process (tested).
+
+Without ``fork`` (Windows) there is no drawer: :meth:`allocator.pipeline.RunResult.write` draws
+as before.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import OutputError
+from .figures import can_fork
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    import geopandas as gpd
+
+    from .figures import FigureInputs
+    from .mapbase import MapMeta
+
+
+@dataclass
+class MapInputs:
+    """What :func:`allocator.report.map.write_map` is called with."""
+
+    frame: gpd.GeoDataFrame
+    meta: MapMeta
+    path: Path
+    tiles: Any
+
+
+class Drawer:
+    """A process that imports the figure and map libraries now and draws when asked.
+
+    Parameters
+    ----------
+    static_maps : bool
+        Preload matplotlib and the figure modules (``output.static_maps``).
+    interactive : bool
+        Preload folium and the map modules (``output.map``).
+
+    Use :meth:`start`, then :meth:`drawing` once around the writing of a run directory, and
+    :meth:`stop` in a ``finally`` (it ends the process if it was never asked to draw).
+    """
+
+    def __init__(self, *, static_maps: bool = True, interactive: bool = True) -> None:
+        self.static_maps = static_maps
+        self.interactive = interactive
+        self.process_: Any = None
+        self._conn: Connection | None = None
+
+    @classmethod
+    def for_output(cls, output: Any) -> Drawer | None:
+        """A started drawer for a config's ``output`` section, or ``None`` when nothing is
+        drawn or this platform cannot fork."""
+        if not (output.static_maps or output.map) or not can_fork():
+            return None
+        return cls(static_maps=output.static_maps, interactive=output.map).start()
+
+    def start(self) -> Drawer:
+        """Fork the drawing process (call before starting any thread)."""
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=True)
+        self.process_ = ctx.Process(
+            target=_serve, args=(send, os.getpid(), self.static_maps, self.interactive),
+            daemon=False, name="allocator-drawer")  # it forks the figure processes itself
+        self.process_.start()
+        send.close()
+        self._conn = receive
+        return self
+
+    @contextmanager
+    def drawing(self, figures: FigureInputs | None, page: MapInputs | None) -> Iterator[None]:
+        """Send the inputs; leaving the block waits for every file and raises the drawer's
+        error, if any. Leaving it with an exception ends the drawer first, so nothing writes
+        into a folder that is being removed."""
+        if self._conn is None:
+            raise RuntimeError("Drawer.drawing() needs start() first")
+        try:
+            self._conn.send((figures, page))
+        except OSError as exc:  # it died before it was asked
+            self.stop()
+            raise OutputError(f"the figure process ended unexpectedly ({exc})") from None
+        try:
+            yield
+        except BaseException:
+            self.stop()
+            raise
+        try:
+            error = self._conn.recv()
+        except EOFError:
+            error = OutputError("the figure process ended unexpectedly "
+                                f"(exit code {self.process_.exitcode})")
+        self.stop()
+        if error is not None:
+            raise error
+
+    def stop(self) -> None:
+        """End the process (at once if it is still working) and close the pipe."""
+        if self.process_ is not None and self.process_.is_alive():
+            self.process_.terminate()
+        if self.process_ is not None:
+            self.process_.join()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) -> None:
+    """Body of the drawer: preload, wait for one request, draw, answer, end quietly."""
+    from .figures import InBackground, _die_with, figure_jobs, preload
+
+    _die_with(parent)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the run handles interrupts and cleans up
+        signal.signal(sig, signal.SIG_DFL)
+    error: BaseException | None = None
+    try:
+        if static_maps:
+            preload()
+        if interactive:
+            from . import map as _map  # noqa: F401  (folium and its page templates)
+    except BaseException as exc:  # noqa: BLE001  (sent to the run when it asks)
+        error = exc
+    try:
+        request = conn.recv()
+    except (EOFError, OSError):  # the run ended without writing a run directory
+        os._exit(0)
+    if error is None:
+        figures, page = request
+        try:
+            with InBackground(figure_jobs(figures) if figures is not None else []):
+                if page is not None:
+                    from .map import write_map
+
+                    write_map(page.frame, page.meta, page.path, tiles=page.tiles)
+        except BaseException as exc:  # noqa: BLE001
+            error = exc
+    try:
+        conn.send(error)
+    except Exception:  # noqa: BLE001  (an exception that does not pickle)
+        conn.send(OutputError(f"drawing the figures failed: {error!r}"))
+    conn.close()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)

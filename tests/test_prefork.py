@@ -1,0 +1,133 @@
+"""The drawer forked before a run computes (allocator.report.prefork): the same bytes as drawing
+in the run's process, its errors raised in the run with their own type, and no process or file
+left behind when the run fails or is killed.
+
+Inputs: a SYNTHETIC allocation on the real ONS boundaries (tests/test_map_synthetic.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from allocator.errors import DataError, OutputError
+from allocator.report import figures, prefork
+from allocator.report.figures import FigureInputs, write_figures
+from allocator.report.map import write_map
+from allocator.report.prefork import Drawer, MapInputs
+from test_map_synthetic import synthetic_frame, synthetic_meta
+
+pytestmark = pytest.mark.skipif(not figures.can_fork(), reason="no fork on this platform")
+
+
+def _inputs(out: Path) -> tuple[FigureInputs, MapInputs]:
+    import pandas as pd
+
+    frame, meta = synthetic_frame(), synthetic_meta()
+    empty = pd.DataFrame()
+    return (FigureInputs(frame, meta, out, None, empty, empty, empty, ["a", "b", "c"]),
+            MapInputs(frame, meta, out / "map.html", None))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_drawer_writes_the_same_bytes_as_the_run_itself(tmp_path: Path) -> None:
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    fig, page = _inputs(here)
+    write_figures(fig, charts=())
+    write_map(page.frame, page.meta, page.path, tiles=page.tiles)
+    fig, page = _inputs(there)
+    drawer = Drawer().start()
+    try:
+        with drawer.drawing(fig, page):
+            pass
+    finally:
+        drawer.stop()
+    assert _files(there) == _files(here)
+    assert {"map.html", "map_wave.png", "map_per_head.pdf"} <= set(_files(there))
+
+
+@pytest.fixture(autouse=True)
+def _maps_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the synthetic frame has no roll-ups: the drawer's figure jobs draw the maps only
+    def jobs(inputs: FigureInputs) -> list:  # type: ignore[type-arg]
+        from functools import partial
+
+        return [partial(write_figures, inputs, maps=(m,), charts=()) for m in ("wave", "per_head")]
+
+    monkeypatch.setattr(figures, "figure_jobs", jobs)
+
+
+def test_an_error_in_the_drawer_is_raised_in_the_run_with_its_type(tmp_path: Path) -> None:
+    fig, page = _inputs(tmp_path)
+    bad = FigureInputs(**{**fig.__dict__, "hex_path": tmp_path / "no-such-hexes.gpkg"})
+    drawer = Drawer(interactive=False).start()
+    with pytest.raises((DataError, OutputError), match="no-such-hexes|hex"), \
+            drawer.drawing(bad, None):
+        pass
+    assert not drawer.process_.is_alive()
+
+
+def test_an_error_in_the_run_ends_the_drawer_at_once(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    fig, page = _inputs(tmp_path)
+    drawer = Drawer().start()
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="workbook"), drawer.drawing(fig, page):
+        raise RuntimeError("workbook could not be written")
+    assert time.monotonic() - start < 10
+    assert not drawer.process_.is_alive()
+
+
+def test_a_drawer_never_asked_ends_quietly_on_stop() -> None:
+    drawer = Drawer().start()
+    pid = drawer.process_.pid
+    drawer.stop()
+    assert drawer.process_.exitcode is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_killed_drawer_is_an_output_error(tmp_path: Path) -> None:
+    fig, page = _inputs(tmp_path)
+    drawer = Drawer().start()
+    os.kill(drawer.process_.pid, signal.SIGKILL)
+    drawer.process_.join()
+    with pytest.raises(OutputError, match="ended unexpectedly"), drawer.drawing(fig, page):
+        pass
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_run_takes_its_drawer_with_it() -> None:
+    code = ("import time; from allocator.report.prefork import Drawer\n"
+            "d = Drawer().start(); print(d.process_.pid, flush=True); time.sleep(30)\n")
+    run = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert run.stdout is not None
+    pid = int(run.stdout.readline())
+    run.send_signal(signal.SIGKILL)
+    run.wait(10)
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail("the drawer outlived the run")
+
+
+def test_no_drawer_where_nothing_is_drawn_or_fork_is_missing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    assert Drawer.for_output(SimpleNamespace(static_maps=False, map=False)) is None
+    monkeypatch.setattr(prefork, "can_fork", lambda: False)
+    assert Drawer.for_output(SimpleNamespace(static_maps=True, map=True)) is None
