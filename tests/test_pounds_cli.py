@@ -122,6 +122,22 @@ def test_bad_options_exit_2_with_one_error_paragraph(run_dir: Path, args: list[s
     assert words in res.stderr and "Traceback" not in res.stderr
 
 
+def test_a_scheduler_that_refuses_connections_is_exit_2_naming_it(run_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    res = cli("uncertainty", str(run_dir), "--scheduler", address, "--draws", "2",
+              "--out", str(tmp_path))
+    assert res.returncode == 2, res.stdout
+    assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+    assert f"--scheduler: cannot reach the Dask scheduler at {address}: the connection was " \
+           "refused" in res.stderr and "Traceback" not in res.stderr
+    assert not any(tmp_path.iterdir())
+
+
 def test_out_inside_the_run_directory_is_refused_and_the_run_is_untouched(run_dir: Path) -> None:
     before = sorted(p.relative_to(run_dir) for p in run_dir.rglob("*"))
     for out in (run_dir, run_dir / "sub" / "deeper"):

@@ -293,6 +293,44 @@ def test_scheduler_problems_are_plain_errors(monkeypatch: pytest.MonkeyPatch) ->
                   on_result=lambda t, r: None)
 
 
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_refused_scheduler_fails_at_once_without_dask_retrying(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask's Client retries a refused connection for its whole timeout (20 s); the address is
+    checked first, so Dask is never asked (its Client would fail this test)."""
+    import socket
+
+    import dask.distributed
+
+    from allocator.errors import ConfigError
+    from allocator.pounds.parallel import check_scheduler, run_tasks
+
+    class NoClient:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("Dask's Client was asked to connect to a refused address")
+
+    monkeypatch.setattr(dask.distributed, "Client", NoClient)
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    with pytest.raises(ConfigError, match=rf"--scheduler: cannot reach the Dask scheduler at "
+                                          rf"{address}: the connection was refused"):
+        run_tasks(None, [("draws", 0, 1)], scheduler=address,  # type: ignore[arg-type]
+                  on_result=lambda t, r: None)
+    with pytest.raises(ConfigError, match="not an address like tcp://host:8786"):
+        check_scheduler("tcp://127.0.0.1")  # no port
+    with socket.socket() as server:  # something that accepts connections passes the check
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        check_scheduler(f"tcp://127.0.0.1:{server.getsockname()[1]}")
+
+
 def test_failed_draws_are_reported_in_the_written_outputs(tmp_path: Path) -> None:
     import json
 

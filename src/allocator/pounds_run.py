@@ -90,6 +90,10 @@ def pounds_uncertainty(
                            source=str(run_dir))
     sec = cfg.pounds_uncertainty or PoundsUncertaintyConfig()
     check_writable(parent)
+    if isinstance(scheduler, str):  # before the data are loaded: a wrong address fails at once
+        from .pounds.parallel import check_scheduler
+
+        check_scheduler(scheduler)
     est = PoundsUncertainty(
         n_draws=sec.draws if draws is None else draws,
         random_state=sec.seed,

@@ -222,6 +222,61 @@ def run_tasks(spec: WorkSpec, todo: list[Task], *, n_jobs: int = 1, scheduler: A
     return f"{n_jobs} local processes"
 
 
+#: How long to wait for a TCP answer from a scheduler address before giving up (seconds).
+PROBE_TIMEOUT = 5.0
+#: Dask's own connect and handshake once the address answers (it retries a refused
+#: connection until this runs out, hence :func:`check_scheduler` first).
+CONNECT_TIMEOUT = "20s"
+
+
+def check_scheduler(address: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """Fail fast unless something accepts TCP connections at a Dask scheduler address.
+
+    Dask's ``Client(address, timeout=...)`` retries a refused connection with backoff until
+    its timeout runs out (``distributed.comm.core.connect``), so a wrong port or a scheduler
+    that is not running took 20 s to report. This opens one plain TCP connection first: a
+    refusal, an unknown host or no answer within ``timeout`` seconds is an error at once.
+    Addresses of other transports (``inproc://``, ``ucx://``) are left to Dask.
+
+    Raises
+    ------
+    ConfigError
+        Naming the address (``--scheduler``) and what went wrong.
+    """
+    import socket
+
+    from ..errors import ConfigError
+
+    where = f"--scheduler: cannot reach the Dask scheduler at {address}"
+    hint = ("start one with `dask scheduler` (it prints its address, tcp://host:8786 by "
+            "default) and workers with `dask worker ADDRESS`, or leave out --scheduler to use "
+            "local processes")
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+
+        scheme, loc = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            return
+        host, port = parse_host_port(loc)
+    except ImportError:
+        return  # the caller says how to install Dask
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: not an address like tcp://host:8786 ({exc})") from None
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except ConnectionRefusedError:
+        raise ConfigError(f"{where}: the connection was refused (nothing is listening on port "
+                          f"{port} of {host}); {hint}") from None
+    except socket.gaierror:
+        raise ConfigError(f"{where}: the host name {host!r} is not known; {hint}") from None
+    except TimeoutError:
+        raise ConfigError(f"{where}: no answer within {timeout:g} s (a wrong host, or a "
+                          f"firewall); {hint}") from None
+    except OSError as exc:
+        raise ConfigError(f"{where} ({exc.strerror or exc}); {hint}") from None
+
+
 def _run_dask(spec: WorkSpec, todo: list[Task], scheduler: Any,
               on_result: Callable[[Task, Any], None], done: Callable[[int], None]) -> str:
     from ..errors import ConfigError
@@ -235,8 +290,9 @@ def _run_dask(spec: WorkSpec, todo: list[Task], scheduler: Any,
                           "processes") from None
     own = not isinstance(scheduler, Client)
     if own:
+        check_scheduler(str(scheduler))  # fail at once on a refused connection
         try:
-            client = Client(str(scheduler), timeout="20s")
+            client = Client(str(scheduler), timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(f"--scheduler: cannot reach the Dask scheduler at {scheduler} "
                               f"({type(exc).__name__}: {exc}); start one with `dask scheduler` "
@@ -264,4 +320,4 @@ def _run_dask(spec: WorkSpec, todo: list[Task], scheduler: Any,
     return f"Dask cluster at {address} ({workers} workers)"
 
 
-__all__ = ["WorkSpec", "tasks", "work", "run_tasks", "context"]
+__all__ = ["WorkSpec", "check_scheduler", "tasks", "work", "run_tasks", "context"]
