@@ -54,6 +54,9 @@ def test_uncertainty_reproduces_the_run_and_never_touches_it(run_dir: Path,
     res = cli("uncertainty", str(run_dir), "--out", str(tmp_path))
     assert res.returncode == 0, res.stderr
     assert "12 of 12 draws allocated" in res.stdout
+    # 12 draws cannot support P5 and P95: the console, the CSV, the map and the summary say so
+    assert res.stderr.startswith("warning: only 12 allocated draws, too few to support the 5th "
+                                 "and 95th percentiles") and "--draws 200 or more" in res.stderr
     assert hash_tree(run_dir) == before
     (out,) = tmp_path.iterdir()
     assert out.name == f"{run_dir.name}-pounds-12"
@@ -64,6 +67,7 @@ def test_uncertainty_reproduces_the_run_and_never_touches_it(run_dir: Path,
     assert "# Source: Office for National Statistics" in text and \
         "mid-2020" in text
     assert "# Caveat:" in text and "not repeated per draw" in text
+    assert "# Caveat: Only 12 allocated draws, too few to support the 5th and 95th" in text
     table = pd.read_csv(out / "pounds_uncertainty.csv", comment="#", dtype={"code": str})
     want = [below_share_column(0.9) if c == "p_below" else c for c in POUNDS_UNCERTAINTY_COLUMNS]
     assert list(table.columns) == want
@@ -75,8 +79,10 @@ def test_uncertainty_reproduces_the_run_and_never_touches_it(run_dir: Path,
     assert "P5 to P95 width of the total" in page and "less than 90% of the published" in page
     assert "Office for National Statistics" in page  # sources with their years, in the footer
     assert "across the 12 allocated Monte Carlo draws" in page  # how many, as on the summary
+    assert "Only 12 allocated draws: too few for 5th and 95th percentiles" in page
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "Across 12 allocated draws" in summary and "## Sources" in summary
+    assert "**Too few draws.** Only 12 allocated draws" in summary
     # a second run never overwrites the first
     again = cli("uncertainty", str(run_dir), "--out", str(tmp_path), "--draws", "3",
                 "--sobol-samples", "0")

@@ -388,3 +388,51 @@ def test_the_method_does_not_claim_a_rank_uncertainty_the_run_switched_off() -> 
         est = PoundsUncertainty(n_draws=2, sobol_samples=0, progress=False).fit(config, four_la_frame())
         assert ("as the run's rank uncertainty" in method_lines(est)[0]) is said
         assert ("rank uncertainty switched off" in method_lines(est)[0]) is not said
+
+
+def test_too_few_draws_for_p5_and_p95_is_said_in_every_written_output(tmp_path: Path) -> None:
+    """`--draws 1` (or 12) printed and wrote P5/P50/P95 with no warning. Now the CSV header,
+    the summary, the chart, the manifest (and the map and the console, in
+    tests/test_pounds_cli.py) say how few draws there were and what P5 and P95 then are."""
+    import json
+
+    from allocator.pounds.precision import MIN_PERCENTILE_DRAWS, percentile_caveat
+    from allocator.report.mapbase import MapMeta
+    from allocator.report.pounds import RunInfo, write_pounds_dir
+
+    meta = MapMeta(config_name="four-las", config_hash="0" * 64, streams=["place"],
+                   years=["2022-23", "2023-24"], sources=["SYNTHETIC test data (2022)"])
+    est = PoundsUncertainty(n_draws=1, sobol_samples=0, progress=False).fit(
+        four_la_config(), four_la_frame())
+    assert est.percentile_caveat_ == percentile_caveat(1)
+    out = write_pounds_dir(est, RunInfo(tmp_path / "run", "f" * 64, meta), tmp_path, "p")
+    csv = (out / "pounds_uncertainty.csv").read_text(encoding="utf-8")
+    said = "Only 1 allocated draw, too few to support the 5th and 95th percentiles"
+    assert f"# Caveat: {said}" in csv.splitlines()[1]  # right under the title line
+    assert "p05, p50 and p95 are all the one amount drawn" in csv
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert summary.split("\n\n")[1].startswith(f"**Too few draws.** {said}")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["too_few_draws"].startswith(said)
+    # enough draws: no caveat anywhere
+    assert percentile_caveat(MIN_PERCENTILE_DRAWS) is None
+    assert percentile_caveat(MIN_PERCENTILE_DRAWS - 1) is not None
+
+
+@pytest.mark.parametrize("n", [*range(1, 45), 99, 100, 101, 150, 199])
+def test_the_caveat_names_the_order_statistics_numpy_reports(n: int) -> None:
+    """The caveat's "p05 is the k-th smallest" is what numpy's inverted_cdf takes."""
+    from allocator.pounds.precision import percentile_caveat
+
+    lo, hi = np.quantile(np.arange(1, n + 1), [0.05, 0.95], method="inverted_cdf")
+    text = percentile_caveat(n)
+    assert text is not None and f"only {n:,} allocated draw" in text
+    if n == 1:
+        return
+
+    def nth(k: int, end: str) -> str:
+        words = {1: end, 2: f"2nd {end}", 3: f"3rd {end}"}
+        return words.get(k, f"{k}th {end}")
+
+    assert f"p05 is the {nth(int(lo), 'smallest')} and p95 the {nth(n - int(hi) + 1, 'largest')}" \
+        " amount" in text

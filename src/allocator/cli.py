@@ -305,7 +305,7 @@ def rollup(run_dir: Path, lookup: Path | None, out: Path | None) -> None:
 
 @main.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--draws", type=click.IntRange(1, 1_000_000), default=None, help="Monte Carlo draws (default: the config's pounds_uncertainty.draws, else 1000).")
+@click.option("--draws", type=click.IntRange(1, 1_000_000), default=None, help="Monte Carlo draws (default: the config's pounds_uncertainty.draws, else 1000). P5 and P95 need at least 200: with fewer allocated draws every output says so.")
 @click.option("--workers", type=click.IntRange(1, 1024), default=None, help="Local worker processes (default 1); results are identical for any number.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Run the draws on a Dask cluster, e.g. tcp://host:8786 (instead of local processes).")
 @click.option("--share", type=click.FloatRange(0, 1, min_open=True), default=None, help="Report the chance of receiving less than this share of the published amount (default 0.9).")
@@ -333,6 +333,8 @@ def uncertainty(run_dir: Path, draws: int | None, workers: int | None, scheduler
                f"re-checked exactly; {fails:,} failed" + (" (listed in summary.md)" if fails else "")
                + f"; {est.elapsed_:.1f} s on {est.where_}")
     click.echo(f"pounds uncertainty directory: {path}")
+    if est.percentile_caveat_:
+        click.echo(f"warning: {est.percentile_caveat_}", err=True)
 
 
 @main.command("map")

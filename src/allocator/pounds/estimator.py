@@ -31,14 +31,13 @@ from ..errors import ConfigError
 from ..progress import progress_bar
 from .draw import SOLVER, DrawContext, cell_vector
 from .parallel import Task, WorkSpec, run_tasks, tasks
+from .precision import percentile_caveat
 from .sketch import PoundsSketch, bin_edges
 
 #: Quantiles reported, by column.
 QUANTILES = {"p05": 0.05, "p50": 0.5, "p95": 0.95}
 #: Failed draws listed by index (all are counted).
 MAX_LISTED = 20
-
-
 class PoundsUncertainty:
     """Monte Carlo distribution of every LA's whole pounds per stream and year.
 
@@ -92,6 +91,9 @@ class PoundsUncertainty:
         CPU seconds the tasks took where they ran (this process, pool workers or the cluster).
     where_ : str
         Where the draws ran.
+    percentile_caveat_ : str or None
+        Set when fewer than :data:`~.precision.MIN_PERCENTILE_DRAWS` draws were allocated: why P5 and P95
+        are not supported (every output of ``allocator uncertainty`` repeats it).
     notes_ : list of str
     run_had_rank_uncertainty_ : bool
         Whether the run's own config had its rank uncertainty switched on (the draws take the
@@ -242,6 +244,7 @@ class PoundsUncertainty:
         self.elapsed_ = time.perf_counter() - start
         self.cpu_seconds_ = time.process_time() - cpu0
         self.worker_cpu_seconds_ = worker_cpu[0]
+        self.percentile_caveat_ = percentile_caveat(self.draws_ok_)
         self.notes_ = self._notes(ctx, seed)
         return self
 

@@ -87,11 +87,24 @@ def method_lines(est: Any) -> list[str]:
     return lines
 
 
+def too_few_draws(est: Any, *, short: bool = False) -> str | None:
+    """The warning every output carries when too few draws were allocated to support P5 and
+    P95 (:func:`allocator.pounds.estimator.percentile_caveat`), as a sentence; else ``None``."""
+    from ..pounds.precision import percentile_caveat
+
+    text = percentile_caveat(int(est.draws_ok_), short=short)
+    return None if text is None else text[0].upper() + text[1:].rstrip(".") + "."
+
+
 def header_lines(est: Any, info: RunInfo) -> list[str]:
-    """The ``#`` lines of the CSV files: run, method, sources, caveats, licence."""
+    """The ``#`` lines of the CSV files: run, (too few draws), method, sources, caveats,
+    licence."""
     m = info.meta
     lines = [f"allocator pounds uncertainty of the run '{m.config_name}' (config sha256 "
              f"{m.config_hash[:16]}, run manifest sha256 {info.manifest_sha256[:16]})"]
+    warning = too_few_draws(est)
+    if warning:
+        lines.append(f"Caveat: {warning}")
     lines += method_lines(est)
     lines += [f"Source: {s}" for s in m.sources]
     lines += [f"Caveat: {n}" for n in plain_caveats(m.notes)]
@@ -120,9 +133,10 @@ def write_pounds_dir(est: Any, info: RunInfo, parent: Path, name: str) -> Path:
         _commented_csv(table, tmp / CSV_NAME, header)
         if est.attribution_ is not None:
             _commented_csv(est.attribution_.round(6), tmp / "pounds_attribution.csv", header)
-        write_chart(table, info.meta, tmp)
+        write_chart(table, info.meta, tmp, too_few_draws(est, short=True))
         if info.geometry is not None:
-            write_width_map(table, info, tmp / MAP_NAME, float(est.share), est.draws_ok_)
+            write_width_map(table, info, tmp / MAP_NAME, float(est.share), est.draws_ok_,
+                            too_few_draws(est, short=True))
         (tmp / "summary.md").write_text(summary_text(est, info, table), encoding="utf-8")
         manifest = {
             "kind": "pounds_uncertainty",
@@ -136,6 +150,7 @@ def write_pounds_dir(est: Any, info: RunInfo, parent: Path, name: str) -> Path:
                            "solver": "highs (no per-draw CBC "
                            "cross-check)"},
             "draws_allocated": est.draws_ok_, "draws_failed": est.failures_,
+            "too_few_draws": too_few_draws(est),
             "failed_draws": [list(f) for f in est.failed_draws_],
             "outputs": hash_tree(tmp), "versions": collect_versions(),
         }
@@ -148,8 +163,10 @@ def _totals(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["stream"] == TOTAL].reset_index(drop=True)
 
 
-def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path) -> list[Path]:
-    """``chart_pounds_range.png``: each LA's P5-P95 range of its total, per head, by need."""
+def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path,
+                warning: str | None = None) -> list[Path]:
+    """``chart_pounds_range.png``: each LA's P5-P95 range of its total, per head, by need
+    (``warning``: printed above the plot, e.g. too few draws for P5 and P95)."""
     from .charts import BAR, _page
     from .static import _save
 
@@ -158,6 +175,8 @@ def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path) -> list[Path]
     order = np.argsort(-tot["published"].to_numpy() / pop, kind="stable")
     fig = _page("Range of each LA's total over the draws, £ per head", meta, height=7.5)
     ax = fig.add_axes((0.1, 0.2, 0.86, 0.65))
+    if warning:
+        fig.text(0.04, 0.895, warning, fontsize=8, va="top", color="#b00020", wrap=True)
     x = np.arange(len(tot))
     lo, hi = tot["p05"].to_numpy() / pop, tot["p95"].to_numpy() / pop
     ax.vlines(x, lo[order], hi[order], color=BAR, linewidth=1.6, label="P5 to P95 of the draws")
@@ -172,7 +191,7 @@ def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path) -> list[Path]
 
 
 def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float = 0.9,
-                    draws: int | None = None) -> Path:
+                    draws: int | None = None, warning: str | None = None) -> Path:
     """The map layer: P5-P95 width of each LA's total per head (run map machinery)."""
     from ._html import esc
     from .mapbase import DEFAULT_PRECISION_DEG, DEFAULT_TOLERANCE_M, simplify_for_web
@@ -211,7 +230,7 @@ def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float
         subtitle=(f"{len(geo)} local authorities \u00b7 {meta.period} \u00b7 configuration "
                   f"{meta.config_name} \u00b7 darker: wider range of pounds per head across the "
                   f"{'' if draws is None else f'{draws:,} allocated '}Monte Carlo draws. Hover over an area "
-                  "for its figures."),
+                  "for its figures." + (f" {warning}" if warning else "")),
         header_notes=_ocu_notes(meta.notes), footer_html=_footer([("", meta)]),
         attribution=" ".join(meta.attribution_lines()), borderline=None, outline_title=None,
         tiles=None, ndigits=_ndigits(DEFAULT_PRECISION_DEG))
@@ -250,8 +269,11 @@ def summary_paragraph(est: Any, table: pd.DataFrame) -> str:
 def summary_text(est: Any, info: RunInfo, table: pd.DataFrame) -> str:
     """``summary.md``."""
     m = info.meta
-    lines = [f"# How uncertain is each LA's money? ({m.config_name})", "",
-             summary_paragraph(est, table), "", "## Method", ""]
+    lines = [f"# How uncertain is each LA's money? ({m.config_name})", ""]
+    warning = too_few_draws(est)
+    if warning:
+        lines += [f"**Too few draws.** {warning}", ""]
+    lines += [summary_paragraph(est, table), "", "## Method", ""]
     lines += [f"- {x}" for x in method_lines(est)]
     lines += ["", f"Run: `{info.run_dir.name}` (manifest SHA-256 `{info.manifest_sha256}`); "
               f"config hash `{m.config_hash}`.", ""]
