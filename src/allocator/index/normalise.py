@@ -60,11 +60,11 @@ def average_rank(x: FloatArray) -> FloatArray:
     np.put_along_axis(out, order, np.broadcast_to(np.arange(1.0, n + 1.0), x.shape), axis=-1)
     if not distinct.all():
         tied = ~distinct
-        out[tied] = _tied_ranks(x[tied], order[tied])
+        out[tied] = tied_ranks(x[tied], order[tied])
     return out
 
 
-def _tied_ranks(x: FloatArray, order: NDArray[np.intp]) -> FloatArray:
+def tied_ranks(x: FloatArray, order: NDArray[np.intp]) -> FloatArray:
     """Average ranks of rows ``x`` (2-D) sorted by ``order``, ties sharing their mean position."""
     n = x.shape[-1]
     s = np.take_along_axis(x, order, axis=-1)
@@ -116,13 +116,32 @@ def minmax(x: FloatArray) -> FloatArray:
 
 def rank(x: FloatArray) -> FloatArray:
     """Average rank divided by the number of LAs: values in (0, 1], 1 = most need."""
-    return average_rank(x) / x.shape[-1]
+    return from_average_rank(average_rank(x), x.shape[-1], "rank")
 
 
 def exponential(x: FloatArray) -> FloatArray:
     """IoD 2019 exponential transformation of the scaled rank; 100 = most need (see module doc)."""
-    r = average_rank(x) / x.shape[-1]
-    return -EXP_CONSTANT * np.log(1.0 - r * (1.0 - np.exp(-100.0 / EXP_CONSTANT)))
+    return from_average_rank(average_rank(x), x.shape[-1], "exponential")
+
+
+def from_average_rank(avg: FloatArray, n: int, method: str) -> FloatArray:
+    """The ``rank`` or ``exponential`` normalised value of average ranks ``avg`` among ``n``.
+
+    The one formula of both normalisers: :func:`rank` and :func:`exponential` apply it to
+    :func:`average_rank`, and the Monte Carlo (:mod:`allocator.montecarlo.kernel`) to a table of
+    the ``n`` ranks of a row without ties, so both give the same numbers bit for bit.
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is neither ``"rank"`` nor ``"exponential"``.
+    """
+    r = avg / n
+    if method == "rank":
+        return r
+    if method == "exponential":
+        return -EXP_CONSTANT * np.log(1.0 - r * (1.0 - np.exp(-100.0 / EXP_CONSTANT)))
+    raise ValueError(f"method: {method!r} is not a rank-based normaliser (rank, exponential)")
 
 
 NORMALISE = {"zscore": zscore, "minmax": minmax, "rank": rank, "exponential": exponential}

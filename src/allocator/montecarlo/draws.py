@@ -4,9 +4,11 @@ One draw perturbs the indicator values, the weights and the method choices, reco
 index, ranks it with the published tie-break and cuts the ranking into the published waves.
 :func:`monte_carlo_setup` fixes everything a draw needs (noise scales, truncation floors,
 Dirichlet parameters, choice lists, tie-break positions, wave sizes and locks);
-:func:`evaluate_draws` evaluates a block of draws at once and :func:`evaluate_draw` one draw (the
-per-draw baseline); :func:`chunk_draws` sizes blocks by array elements, so memory stays within a
-fixed budget whatever the number of areas.
+:func:`evaluate_blocks` evaluates blocks of draws with
+:func:`allocator.montecarlo.kernel.evaluate_block`, :func:`evaluate_draw` one draw (the per-draw
+baseline) and :func:`evaluate_draws` a block through the same index functions as the baseline
+(the reference the kernel is tested against); :func:`chunk_draws` sizes blocks by array
+elements, so memory stays within a fixed budget whatever the number of areas.
 
 :class:`~allocator.montecarlo.uncertainty.RankUncertainty` feeds these functions with Gaussian
 noise and Dirichlet weights from seeded streams (:class:`DrawStreams`);
@@ -32,6 +34,7 @@ from ..index.deprivation import deprivation_setup
 from ..index.need_index import NeedIndex, orient_and_transform, score_indicators
 from ..index.ranking import rank_scores
 from ..waves import WavesConfig, assign_from_ranks, lock_arrays
+from .kernel import evaluate_block
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -207,7 +210,10 @@ def evaluate_draws(
     normaliser: IntArray,
     aggregator: IntArray,
 ) -> tuple[IntArray, IntArray]:
-    """Ranks and 0-based waves of a block of draws.
+    """Ranks and 0-based waves of a block of draws, through the index's own functions.
+
+    The reference for :func:`allocator.montecarlo.kernel.evaluate_block` (same numbers, fewer
+    passes), which :func:`evaluate_blocks` uses.
 
     Parameters
     ----------
@@ -281,10 +287,8 @@ def evaluate_blocks(
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
 
     def work(lo: int, inputs: tuple[FloatArray, FloatArray, IntArray, IntArray]) -> int:
-        r, w = evaluate_draws(setup, *inputs)
-        m = r.shape[0]
-        ranks[lo : lo + m] = r
-        waves[lo : lo + m] = w + wave_offset
+        m = inputs[0].shape[0]
+        evaluate_block(setup, *inputs, ranks[lo : lo + m], waves[lo : lo + m], wave_offset)
         return m
 
     if n_jobs == 1:

@@ -18,8 +18,8 @@ this module says *why*. The uncertain inputs of that Monte Carlo are grouped int
     a *dummy* factor whose estimated indices show the estimator's noise floor.
 
 so each model evaluation is exactly one Monte Carlo draw, evaluated with the same vectorised
-code (:func:`allocator.montecarlo.draws.evaluate_draws`: transform, normalise, weight, aggregate, rank with
-the published tie-break, assign waves with the published sizes and locks).
+code (:func:`allocator.montecarlo.kernel.evaluate_block`: transform, normalise, weight,
+aggregate, rank with the published tie-break, assign waves with the published sizes and locks).
 
 Design and estimators
 ---------------------
