@@ -13,11 +13,13 @@ every file is byte-identical to drawing in-process (tested). Where ``fork`` is n
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -128,6 +130,18 @@ def preload() -> None:
         font_manager.findfont(font_manager.FontProperties(weight=weight))
 
 
+@contextmanager
+def frozen_gc() -> Iterator[None]:
+    """Fork inside this block: the objects that exist now are moved out of the garbage
+    collector's reach (:func:`gc.freeze`) until it ends, so a forked child's collections do not
+    touch (and copy) every page it shares with its parent."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def can_fork() -> bool:
     """Whether this platform can fork the figure processes."""
     return "fork" in multiprocessing.get_all_start_methods()
@@ -159,12 +173,14 @@ class InBackground:
         self.children_: list[tuple[Any, Connection]] = []
         if self.parallel and can_fork():
             ctx = multiprocessing.get_context("fork")
-            for job in self.jobs:
-                receive, send = ctx.Pipe(duplex=False)
-                process = ctx.Process(target=_child, args=(job, send, os.getpid()), daemon=True)
-                process.start()
-                send.close()
-                self.children_.append((process, receive))
+            with frozen_gc():
+                for job in self.jobs:
+                    receive, send = ctx.Pipe(duplex=False)
+                    process = ctx.Process(target=_child, args=(job, send, os.getpid()),
+                                          daemon=True)
+                    process.start()
+                    send.close()
+                    self.children_.append((process, receive))
         return self
 
     def __exit__(

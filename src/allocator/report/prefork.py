@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OutputError
-from .figures import can_fork
+from .figures import can_fork, frozen_gc
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -85,7 +85,8 @@ class Drawer:
         self.process_ = ctx.Process(
             target=_serve, args=(send, os.getpid(), self.static_maps, self.interactive),
             daemon=False, name="allocator-drawer")  # it forks the figure processes itself
-        self.process_.start()
+        with frozen_gc():
+            self.process_.start()
         send.close()
         self._conn = receive
         return self
