@@ -120,6 +120,35 @@ def test_png_is_written_fast_with_the_same_pixels(frame: gpd.GeoDataFrame, tmp_p
     assert np.array_equal(np.asarray(Image.open(fast)), np.asarray(Image.open(default)))
 
 
+def test_png_writer_gives_matplotlibs_pixels_at_150_dpi(frame: gpd.GeoDataFrame,
+                                                        tmp_path: Path) -> None:
+    """The maps' own PNG encoder (static.png_bytes, unfiltered rows) stores exactly the pixels
+    matplotlib's savefig would, at the figures' resolution (150 dpi since issue 16: an A4-wide
+    map is 1240 x 1575 px; the PDFs are the print copies)."""
+    import io
+
+    from PIL import Image
+
+    from allocator.report.scales import map_scales
+    from allocator.report.static import METRIC_CRS, PNG_DPI, _draw, png_bytes
+
+    assert PNG_DPI == 150
+    geo = frame.to_crs(METRIC_CRS)
+    fig = _draw(geo, map_scales(geo, synthetic_meta())[0], synthetic_meta(), "t", "s")
+    ours = Image.open(io.BytesIO(png_bytes(fig, PNG_DPI)))
+    theirs = io.BytesIO()
+    fig.savefig(theirs, format="png", dpi=PNG_DPI, facecolor="white")
+    theirs_img = Image.open(theirs)
+    assert ours.size == theirs_img.size == (1240, 1575)
+    assert ours.info["dpi"] == pytest.approx((150, 150), abs=0.02)
+    assert np.array_equal(np.asarray(ours), np.asarray(theirs_img))
+    assert png_bytes(fig, PNG_DPI) == png_bytes(fig, PNG_DPI)
+    # the comparison can fail: one pixel changed is seen
+    changed = np.asarray(ours).copy()
+    changed[700, 600, 0] ^= 1
+    assert not np.array_equal(changed, np.asarray(theirs_img))
+
+
 def test_each_png_map_is_rendered_once(frame: gpd.GeoDataFrame, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """GeoDataFrame.plot asks the canvas to redraw; the maps' figures do not render for it."""

@@ -101,12 +101,15 @@ def write_charts(
     *,
     wave_labels: Sequence[str] = (),
     formats: Sequence[str] = ("png", "pdf"),
-    dpi: int = 200,
+    dpi: int | None = None,
     charts: Sequence[str] = CHARTS,
 ) -> list[Path]:
     """Write ``chart_per_head.*`` and ``chart_regions.*`` (those named in ``charts``); each
-    figure is drawn once and saved in every format."""
-    from .static import _save
+    figure is drawn once and saved in every format; PNGs at ``dpi`` (default
+    :data:`allocator.report.static.PNG_DPI`)."""
+    from .static import PNG_DPI, _save
+
+    dpi = PNG_DPI if dpi is None else dpi
 
     unknown = [c for c in charts if c not in CHARTS]
     if unknown:
