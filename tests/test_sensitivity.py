@@ -24,6 +24,7 @@ from allocator.index import (
 from allocator.montecarlo import RankUncertainty, WaveSensitivity
 from allocator.montecarlo.draws import monte_carlo_setup
 from allocator.montecarlo.sobol import multivariate_indices, saltelli_design
+from allocator.montecarlo.sobol_inputs import design_inputs, factor_inputs
 from allocator.waves import WaveLock, WavesConfig
 
 DATA = Path(__file__).parent / "data" / "index_synthetic_areas.csv"
@@ -325,12 +326,32 @@ def test_weight_inputs_follow_the_monte_carlo_dirichlet() -> None:
     ws = WaveSensitivity(index_cfg(), ucfg, WAVES, SensitivityConfig(samples=64)).fit(frame)
     s, _ = monte_carlo_setup(ws.index_, ucfg, WAVES, index_cfg())
     u = np.random.default_rng(0).random((20_000, sum(f.width for f in ws.factors_)))
-    _, w, ni, ai = WaveSensitivity._inputs(s, ws.factors_, u)
+    _, w, ni, ai = factor_inputs(s, ws.factors_, u)
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
     np.testing.assert_allclose(w.mean(axis=0), [1 / 3] * 3, atol=0.005)
     np.testing.assert_allclose(w.var(axis=0), [(1 / 3) * (2 / 3) / 21] * 3, rtol=0.05)
     assert (ni == 0).all() and (ai == 0).all()
     tiny = UncertaintyConfig(seed=1, weight_concentration=1e-3)
     s_tiny, _ = monte_carlo_setup(ws.index_, tiny, WAVES, index_cfg())
-    _, w_tiny, _, _ = WaveSensitivity._inputs(s_tiny, ws.factors_, u[:100])
+    _, w_tiny, _, _ = factor_inputs(s_tiny, ws.factors_, u[:100])
     np.testing.assert_allclose(w_tiny.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("methods", [True, False])
+def test_design_inputs_equal_every_row_mapped(methods: bool) -> None:
+    """A and B mapped once and copied into the AB_j rows: the numbers of mapping every row."""
+    frame = synthetic()
+    kw = ({"normalise_choices": ["zscore", "rank"], "aggregate_choices": ["arithmetic",
+           "geometric"]} if methods else {"weight_concentration": 0.0})
+    ucfg = UncertaintyConfig(seed=1, **kw)
+    ws = WaveSensitivity(index_cfg(), ucfg, WAVES, SensitivityConfig(samples=16)).fit(frame)
+    s, _ = monte_carlo_setup(ws.index_, ucfg, WAVES, index_cfg())
+    widths = [f.width for f in ws.factors_ if f.varied]
+    design = saltelli_design(widths, 16, np.random.default_rng(3))
+    expected = factor_inputs(s, ws.factors_, design.reshape(-1, design.shape[-1]))
+    for got, want in zip(design_inputs(s, ws.factors_, design), expected, strict=True):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    # a sample's AB_j rows differ from A in factor j only, so mixing the sources must show
+    noisy = design_inputs(s, ws.factors_, design)[0].reshape(16, len(widths) + 2, *s.raw.shape)
+    assert not np.array_equal(noisy[:, 0], noisy[:, -1])

@@ -73,7 +73,6 @@ from .draws import (
     monte_carlo_setup,
 )
 from .sobol import (
-    EPS,
     Factor,
     count_table,
     factor_table,
@@ -81,6 +80,7 @@ from .sobol import (
     saltelli_design,
     split_runs,
 )
+from .sobol_inputs import design_inputs
 
 FloatArray = NDArray[np.float64]
 
@@ -181,48 +181,6 @@ class WaveSensitivity:
         ]
         return factors
 
-    @staticmethod
-    def _inputs(
-        s: MonteCarloSetup, factors: list[Factor], u: FloatArray
-    ) -> tuple[FloatArray, FloatArray, NDArray[np.int64], NDArray[np.int64]]:
-        """Map uniforms (m, inputs) to noisy values, weights, normaliser and aggregator indices."""
-        from scipy import special
-
-        m = u.shape[0]
-        k, n = s.raw.shape
-        u = np.clip(u, EPS, 1.0 - EPS)
-        cols: dict[str, FloatArray] = {}
-        lo = 0
-        for f in factors:
-            if f.varied:
-                cols[f.name] = u[:, lo : lo + f.width]
-                lo += f.width
-        if "weights" in cols:
-            uw = cols["weights"]
-            gam = special.gammaincinv(s.alpha, uw)
-            total = gam.sum(axis=1, keepdims=True)
-            # every gamma quantile can underflow to 0 for tiny concentrations: Dirichlet's limit
-            # there puts all weight on one indicator (the one with the largest uniform)
-            onehot = (uw == uw.max(axis=1, keepdims=True)).astype(float)
-            w = np.zeros((m, k))
-            w[:, s.positive] = np.where(total > 0, gam / np.where(total > 0, total, 1.0), onehot)
-        else:
-            w = np.broadcast_to(s.weights, (m, k)).copy()
-
-        def choice(name: str, options: list[str]) -> NDArray[np.int64]:
-            if name not in cols:
-                return np.zeros(m, dtype=np.int64)
-            idx = (cols[name][:, 0] * len(options)).astype(np.int64)
-            return np.minimum(idx, len(options) - 1)
-
-        ni = choice("normaliser", s.normalisers)
-        ai = choice("aggregator", s.aggregators)
-        noisy = np.empty((m, k, n))
-        for j, spec in enumerate(s.specs):
-            zj = special.ndtri(cols[f"noise: {spec.name}"])
-            noisy[:, j] = np.maximum(s.raw[j] + s.sd[j] * zj, s.floor[j])
-        return noisy, w, ni, ai
-
     # ------------------------------------------------------------------ estimator API
     def fit(self, frame: pd.DataFrame) -> WaveSensitivity:
         """Sample, evaluate and attribute.
@@ -263,13 +221,14 @@ class WaveSensitivity:
         boot_seed = int(boot_ss.generate_state(1)[0]) or 1  # SALib ignores a seed of 0
 
         design = saltelli_design([f.width for f in varied], big_n, np.random.default_rng(design_ss))
-        flat = design.reshape(-1, design.shape[-1])
-        runs, n = flat.shape[0], s.raw.shape[1]
+        runs, n = big_n * (g + 2), s.raw.shape[1]
         ranks = np.empty((runs, n), dtype=np.int32)
         waves = np.empty((runs, n), dtype=np.int8)
-        step = chunk_draws(s, ucfg.chunk_size, self.chunk_elements)
+        # blocks of whole samples (A, the AB_j, B); inputs mapped from A and B only
+        per = max(1, chunk_draws(s, ucfg.chunk_size, self.chunk_elements) // (g + 2))
         blocks = (
-            (lo, self._inputs(s, factors, flat[lo : lo + step])) for lo in range(0, runs, step)
+            (i * (g + 2), design_inputs(s, factors, design[i : i + per]))
+            for i in range(0, big_n, per)
         )
         evaluate_blocks(s, blocks, ranks, waves, n_jobs=self.n_jobs)
 

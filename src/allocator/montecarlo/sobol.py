@@ -197,7 +197,9 @@ def scrambled_sobol(d: int, n: int, rng: np.random.Generator) -> FloatArray:
     # linear matrix scramble over GF(2): output bit (bits-1-p) of each direction integer is the
     # parity of (row p of the lower-triangular matrix, read MSB first) AND the integer
     digits = ((sv[:, :, None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)).astype(np.int64)
-    parity = np.einsum("dpk,djk->djp", ltm[:, :, ::-1], digits) & 1
+    # (the sums of at most 30 products of 0/1 are exact in float64, so BLAS computes them)
+    counts = np.matmul(digits.astype(float), ltm[:, :, ::-1].astype(float).transpose(0, 2, 1))
+    parity = counts.astype(np.int64) & 1
     sv = (parity.astype(np.uint64) * powers[::-1]).sum(axis=2, dtype=np.uint64)
     points = np.empty((n, d), dtype=np.uint64)
     points[0] = shift
