@@ -39,3 +39,98 @@ def test_runs_while_the_caller_works() -> None:
     assert call.thread_.is_alive()
     release.set()
     assert call.result() == "done"
+
+
+# ---------------------------------------------------------------- allocator._forking.ForkedCall
+needs_fork = pytest.mark.skipif(not __import__("allocator._forking")._forking.can_fork(),
+                                reason="no fork on this platform")
+
+
+@needs_fork
+def test_forked_call_returns_the_value_computed_in_another_process() -> None:
+    import os
+
+    import numpy as np
+
+    from allocator._forking import ForkedCall
+
+    data = np.arange(1_000_000)  # seen by the child as it is, not pickled there
+    call = ForkedCall(lambda a: (int(data.sum()) + a, os.getpid()), 5)
+    value, pid = call.result()
+    assert value == 499_999_500_005 and pid != os.getpid()
+    assert not call.process_.is_alive()
+
+
+@needs_fork
+def test_forked_call_raises_the_childs_exception_with_its_type() -> None:
+    from allocator._forking import ForkedCall
+    from allocator.errors import ConfigError
+
+    def boom() -> None:
+        raise ConfigError("uncertainty.draws: must be at least 1")
+
+    with pytest.raises(ConfigError, match="uncertainty.draws"):
+        ForkedCall(boom).result()
+
+
+@needs_fork
+def test_forked_call_killed_child_is_an_error_not_a_hang() -> None:
+    import os
+    import signal
+
+    from allocator._forking import ForkedCall
+
+    call = ForkedCall(lambda: __import__("time").sleep(30))
+    os.kill(call.process_.pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match="ended without an answer"):
+        call.result()
+
+
+@needs_fork
+def test_forked_call_answer_that_does_not_pickle_is_an_error() -> None:
+    from allocator._forking import ForkedCall
+
+    with pytest.raises(RuntimeError, match="cannot be sent"):
+        ForkedCall(lambda: threading.Lock()).result()
+
+
+def test_the_pipeline_forks_only_without_other_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from allocator import pipeline
+    from allocator._forking import ForkedCall, can_fork
+
+    call = pipeline._beside(lambda: 1)
+    assert call.result() == 1
+    assert isinstance(call, ForkedCall) == can_fork()
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)  # as in a notebook kernel
+    other.start()
+    try:
+        call = pipeline._beside(lambda: 2)
+        assert isinstance(call, BackgroundCall) and call.result() == 2
+    finally:
+        release.set()
+
+
+@needs_fork
+@pytest.mark.skipif(__import__("allocator.paths").paths.default_data_dir() is None,
+                    reason="the official data (../shared/geodata) is not present")
+def test_the_runs_monte_carlo_is_the_same_forked_or_in_a_thread() -> None:
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from allocator import pipeline
+    from allocator._forking import ForkedCall
+    from allocator.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "ssmtrg-2022-25.yaml")
+    config = config.model_copy(update={"uncertainty": config.uncertainty.model_copy(
+        update={"draws": 300})})
+    _, areas = pipeline.prepare(config)
+    forked = ForkedCall(pipeline._uncertainty, config, areas.frame, False).result()
+    threaded = BackgroundCall(pipeline._uncertainty, config, areas.frame, False).result()
+    assert np.array_equal(forked[0].ranks_, threaded[0].ranks_)
+    assert np.array_equal(forked[0].waves_, threaded[0].waves_)
+    pd.testing.assert_frame_equal(forked[0].results_, threaded[0].results_)
+    pd.testing.assert_frame_equal(forked[1].indices_, threaded[1].indices_)

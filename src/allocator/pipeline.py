@@ -258,18 +258,17 @@ def run(
     -------
     RunResult
     """
-    from ._background import BackgroundCall
     from .index import index_table, strategy_checks
 
     s = set_up(config, data_dir, progress=progress, verify_hashes=verify_hashes, cache=cache)
     root, areas, need, waves, problem = s.root, s.areas, s.need, s.waves, s.problem
     frame = areas.frame
     # The Monte Carlo and the Sobol' attribution do not depend on the allocation (nor it on
-    # them): they run in a second (daemon) thread while this one solves (numpy's sorts and
-    # arithmetic and the cross-check's CBC processes let both proceed at once). Each reads only
-    # its own inputs, so the results are the same as one after the other; an error or interrupt
-    # here does not wait for them.
-    uncertainty = BackgroundCall(_uncertainty, config, frame, progress)
+    # them): they run beside the solve, in a forked process where that is safe (no other
+    # thread: `allocator run`), else in a daemon thread. Each reads only its own inputs, so the
+    # results are the same as one after the other; an error or interrupt here does not wait
+    # for them.
+    uncertainty = _beside(_uncertainty, config, frame, progress)
     _progress(progress, "solving the allocation")
     problem.solve()
     problem.verify()
@@ -304,6 +303,21 @@ def run(
         groupings=s.groupings,
     )
 
+
+
+def _beside(fn: Any, *args: Any) -> Any:
+    """Start ``fn(*args)`` beside the caller: a forked process (its own core, no shared
+    interpreter lock) when this process can fork and runs no other thread (forking a process
+    with threads, as in a notebook kernel, can copy a lock another thread holds), else a daemon
+    thread. Both have ``result()``."""
+    import threading
+
+    from ._background import BackgroundCall
+    from ._forking import ForkedCall, can_fork
+
+    if can_fork() and threading.active_count() == 1:
+        return ForkedCall(fn, *args)
+    return BackgroundCall(fn, *args)
 
 
 def _uncertainty(config: RunConfig, frame: pd.DataFrame, progress: bool) -> tuple[Any, Any]:

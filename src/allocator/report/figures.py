@@ -13,18 +13,15 @@ every file is byte-identical to drawing in-process (tested). Where ``fork`` is n
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
-import signal
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._forking import can_fork, child_end, child_start, frozen_gc
 from ..errors import OutputError
 
 if TYPE_CHECKING:
@@ -130,23 +127,6 @@ def preload() -> None:
         font_manager.findfont(font_manager.FontProperties(weight=weight))
 
 
-@contextmanager
-def frozen_gc() -> Iterator[None]:
-    """Fork inside this block: the objects that exist now are moved out of the garbage
-    collector's reach (:func:`gc.freeze`) until it ends, so a forked child's collections do not
-    touch (and copy) every page it shares with its parent."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-def can_fork() -> bool:
-    """Whether this platform can fork the figure processes."""
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
 class InBackground:
     """Run each job in its own forked child process for the duration of a ``with`` block.
 
@@ -220,27 +200,9 @@ def _wait(process: Any, receive: Connection) -> BaseException | None:
     return error
 
 
-def _die_with(parent: int) -> None:
-    """End this process when ``parent`` dies (Linux), so that a run killed with SIGKILL leaves no
-    figure process writing into a folder the next run sweeps away."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the children end with their jobs
-        return
-    if os.getppid() != parent:  # it died before prctl
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
 def _child(job: Job, send: Connection, parent: int) -> None:
     """Body of a forked process: run ``job``, send ``None`` or its exception, end quietly."""
-    _die_with(parent)
-    for sig in (signal.SIGINT, signal.SIGTERM):  # the parent handles interrupts and cleans up
-        signal.signal(sig, signal.SIG_DFL)
+    child_start(parent)
     error: BaseException | None = None
     try:
         job()
@@ -251,6 +213,4 @@ def _child(job: Job, send: Connection, parent: int) -> None:
     except Exception:  # noqa: BLE001  (an exception that does not pickle)
         send.send(OutputError(f"drawing the figures failed: {error!r}"))
     send.close()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    os._exit(0)
+    child_end()

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._forking import can_fork, child_end, child_start, frozen_gc
 from ..errors import OutputError
-from .figures import can_fork, frozen_gc
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -130,11 +128,9 @@ class Drawer:
 
 def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) -> None:
     """Body of the drawer: preload, wait for one request, draw, answer, end quietly."""
-    from .figures import InBackground, _die_with, figure_jobs, preload
+    from .figures import InBackground, figure_jobs, preload
 
-    _die_with(parent)
-    for sig in (signal.SIGINT, signal.SIGTERM):  # the run handles interrupts and cleans up
-        signal.signal(sig, signal.SIG_DFL)
+    child_start(parent)
     error: BaseException | None = None
     try:
         if static_maps:
@@ -162,6 +158,4 @@ def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) 
     except Exception:  # noqa: BLE001  (an exception that does not pickle)
         conn.send(OutputError(f"drawing the figures failed: {error!r}"))
     conn.close()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    os._exit(0)
+    child_end()

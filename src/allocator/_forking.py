@@ -1,0 +1,131 @@
+"""Work done in forked processes: the pieces every forked helper of a run shares.
+
+A forked child inherits the run's imports and data as they are (nothing is copied up front),
+runs on another core without the parent's interpreter lock, and sends back one picklable
+answer. :class:`ForkedCall` runs one function so; :func:`die_with` ends a child when the run is
+killed; :func:`frozen_gc` keeps the children's garbage collections from copying the pages they
+share with the parent.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+_PR_SET_PDEATHSIG = 1
+
+
+def can_fork() -> bool:
+    """Whether this platform can fork (not Windows)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def die_with(parent: int) -> None:
+    """End this process when ``parent`` dies (Linux), so that a run killed with SIGKILL leaves no
+    process behind it (writing into a folder the next run sweeps away, or computing for
+    nobody)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the children end with their jobs
+        return
+    if os.getppid() != parent:  # it died before prctl
+        os._exit(1)
+
+
+def child_start(parent: int) -> None:
+    """First steps of a forked child: die with ``parent``, leave interrupts to it (the parent
+    handles them and cleans up)."""
+    die_with(parent)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def child_end() -> None:
+    """Last step of a forked child: flush, then end without the parent's exit handlers."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
+
+
+@contextmanager
+def frozen_gc() -> Iterator[None]:
+    """Fork inside this block: the objects that exist now are moved out of the garbage
+    collector's reach (:func:`gc.freeze`) until it ends, so a forked child's collections do not
+    touch (and copy) every page it shares with its parent."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+class ForkedCall:
+    """Start ``fn(*args)`` in a forked process at once; :meth:`result` waits for its answer.
+
+    The child sees the caller's memory as it was at the fork, so ``fn`` and its arguments are
+    not pickled; its return value (or exception) is, and must pickle. The process is a daemon
+    that also dies with the caller, so a caller that stops on an error or an interrupt does not
+    wait for it.
+
+    Parameters
+    ----------
+    fn : callable
+    *args
+        Passed to ``fn``.
+
+    Raises
+    ------
+    RuntimeError
+        From :meth:`result`, if the child ended without an answer (killed).
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=False)
+        self.process_ = ctx.Process(target=_call, args=(send, os.getpid(), fn, args), daemon=True,
+                                    name=f"allocator-{getattr(fn, '__name__', 'call')}")
+        with frozen_gc():
+            self.process_.start()
+        send.close()
+        self._receive = receive
+
+    def result(self) -> Any:
+        """Wait for the call; return its value or raise its exception."""
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:
+            self.process_.join()
+            raise RuntimeError(f"a forked computation ended without an answer (exit code "
+                               f"{self.process_.exitcode})") from None
+        finally:
+            self._receive.close()
+        self.process_.join()
+        if not ok:
+            raise value
+        return value
+
+
+def _call(send: Connection, parent: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    child_start(parent)
+    try:
+        answer: tuple[bool, Any] = (True, fn(*args))
+    except BaseException as exc:  # noqa: BLE001  (raised again by result())
+        answer = (False, exc)
+    try:
+        send.send(answer)
+    except Exception as exc:  # noqa: BLE001  (an answer that does not pickle)
+        send.send((False, RuntimeError(f"the answer of a forked computation cannot be sent: "
+                                       f"{exc}")))
+    send.close()
+    child_end()
