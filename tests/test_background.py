@@ -134,3 +134,15 @@ def test_the_runs_monte_carlo_is_the_same_forked_or_in_a_thread() -> None:
     assert np.array_equal(forked[0].waves_, threaded[0].waves_)
     pd.testing.assert_frame_equal(forked[0].results_, threaded[0].results_)
     pd.testing.assert_frame_equal(forked[1].indices_, threaded[1].indices_)
+
+
+@needs_fork
+def test_forked_call_keeps_the_childs_traceback_as_a_note() -> None:
+    from allocator._forking import ForkedCall
+
+    def deep_failure() -> None:
+        raise KeyError("imd_score")
+
+    with pytest.raises(KeyError) as info:
+        ForkedCall(deep_failure).result()
+    assert "deep_failure" in "".join(getattr(info.value, "__notes__", []))

@@ -121,6 +121,11 @@ def _call(send: Connection, parent: int, fn: Callable[..., Any], args: tuple[Any
     try:
         answer: tuple[bool, Any] = (True, fn(*args))
     except BaseException as exc:  # noqa: BLE001  (raised again by result())
+        import traceback
+
+        # the child's traceback does not travel with the exception: keep it as a note, which
+        # --debug shows (the one-paragraph error message does not)
+        exc.add_note("In the forked process:\n" + "".join(traceback.format_tb(exc.__traceback__)))
         answer = (False, exc)
     try:
         send.send(answer)
