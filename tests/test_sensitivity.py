@@ -355,3 +355,25 @@ def test_design_inputs_equal_every_row_mapped(methods: bool) -> None:
     # a sample's AB_j rows differ from A in factor j only, so mixing the sources must show
     noisy = design_inputs(s, ws.factors_, design)[0].reshape(16, len(widths) + 2, *s.raw.shape)
     assert not np.array_equal(noisy[:, 0], noisy[:, -1])
+
+
+def test_one_blas_thread_limits_blas_and_keeps_the_numbers() -> None:
+    from threadpoolctl import threadpool_info
+
+    from allocator.montecarlo.sobol import one_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    rng = np.random.default_rng(0)
+    y = (rng.random((512, 4, 300)) < 0.3).astype(float)
+    r = rng.integers(512, size=(512, 100))
+    free = multivariate_indices(y, 2, r, 1.96)
+    with one_blas_thread():
+        assert all(t == 1 for t in blas_threads())
+        limited = multivariate_indices(y, 2, r, 1.96)
+    assert blas_threads() == before
+    for a, b in zip(free[:4], limited[:4], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert free[4] == limited[4]

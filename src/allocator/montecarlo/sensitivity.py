@@ -77,6 +77,7 @@ from .sobol import (
     count_table,
     factor_table,
     multivariate_indices,
+    one_blas_thread,
     saltelli_design,
     split_runs,
 )
@@ -193,6 +194,10 @@ class WaveSensitivity:
         DataError
             As :meth:`NeedIndex.fit`.
         """
+        with one_blas_thread():
+            return self._fit(frame)
+
+    def _fit(self, frame: pd.DataFrame) -> WaveSensitivity:
         from scipy import special
 
         ucfg = self.uncertainty_config
