@@ -84,6 +84,36 @@ def test_label_colours_contrast_with_the_fill() -> None:
     assert _label_color("#deebf7")[0] == "#111111"
 
 
+def test_every_label_is_drawn_on_its_la_in_a_readable_colour(frame: gpd.GeoDataFrame) -> None:
+    """The hex maps' labels (static._labels): one outline per non-empty label, centred on its
+    LA's representative point, letters in the colour _label_color picks for the LA's fill,
+    under a 1.2 pt halo of the opposite colour; empty labels are skipped."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.colors import to_hex
+
+    meta = synthetic_meta()
+    scale = {s.key: s for s in map_scales(frame, meta)}["wave"]
+    labels = pd.Series(["" if i % 3 == 0 else f"LA {i}" for i in range(len(frame))])
+    fig = _draw(frame, scale, meta, "t", "s", inset_london=False, labels=labels)
+    ax = fig.axes[0]
+    halo, ink = [c for c in ax.collections if isinstance(c, PathCollection)]
+    keep = labels.str.len().gt(0).to_numpy()
+    fills = [scale.color_of(int(k)) for k in scale.classes]
+    want = [_label_color(f) for f, k in zip(fills, keep, strict=True) if k]
+    assert len(ink.get_paths()) == len(halo.get_paths()) == int(keep.sum())
+    assert [to_hex(c) for c in ink.get_facecolors()] == [to_hex(t) for t, _ in want]
+    assert [to_hex(c) for c in halo.get_edgecolors()] == [to_hex(h) for _, h in want]
+    assert set(halo.get_linewidths()) == {1.2}
+    points = shapely.point_on_surface(frame.geometry.values[keep])
+    assert np.allclose(ink.get_offsets(), shapely.get_coordinates(points))
+    # each outline is centred on its point: the middle of its extent is within 1 pt of it
+    for path in ink.get_paths():
+        (x0, y0), (x1, y1) = path.get_extents().get_points()
+        assert abs((x0 + x1) / 2) < 1 and abs((y0 + y1) / 2) < 1.5
+    # the colour check can fail: dark text on a dark fill is caught
+    assert _label_color("#08306b") != ("#111111", "white")
+
+
 def test_two_charts_are_drawn(tmp_path: Path) -> None:
     table = pd.DataFrame({
         "code": list("ABCDEF"), "region": ["North", "North", "South", "South", "East", "East"],

@@ -108,9 +108,9 @@ def test_png_is_written_fast_with_the_same_pixels(frame: gpd.GeoDataFrame, tmp_p
     import numpy as np
     from PIL import Image
 
-    from allocator.report.static import _save
+    from allocator.report.figsave import save_figure
 
-    fast = _save(plt.figure(figsize=(2, 2)), tmp_path / "fast", ["png"], 50)[0]
+    fast = save_figure(plt.figure(figsize=(2, 2)), tmp_path / "fast", ["png"], 50)[0]
     fig = plt.figure(figsize=(2, 2))
     default = tmp_path / "default.png"
     fig.savefig(default, format="png", dpi=50, metadata={"Software": None}, facecolor="white")
@@ -129,8 +129,9 @@ def test_png_writer_gives_matplotlibs_pixels_at_150_dpi(frame: gpd.GeoDataFrame,
 
     from PIL import Image
 
+    from allocator.report.figsave import PNG_DPI, png_bytes
     from allocator.report.scales import map_scales
-    from allocator.report.static import METRIC_CRS, PNG_DPI, _draw, png_bytes
+    from allocator.report.static import METRIC_CRS, _draw
 
     assert PNG_DPI == 150
     geo = frame.to_crs(METRIC_CRS)

@@ -107,7 +107,7 @@ def write_charts(
     """Write ``chart_per_head.*`` and ``chart_regions.*`` (those named in ``charts``); each
     figure is drawn once and saved in every format; PNGs at ``dpi`` (default
     :data:`allocator.report.static.PNG_DPI`)."""
-    from .static import PNG_DPI, _save
+    from .figsave import PNG_DPI, save_figure
 
     dpi = PNG_DPI if dpi is None else dpi
 
@@ -116,7 +116,7 @@ def write_charts(
         raise ValueError(f"charts: unknown chart(s) {', '.join(unknown)}; known: {', '.join(CHARTS)}")
     out = []
     if "per_head" in charts:
-        out += _save(draw_per_head(waves, deciles, meta, wave_labels), Path(out_dir) / "chart_per_head", formats, dpi)
+        out += save_figure(draw_per_head(waves, deciles, meta, wave_labels), Path(out_dir) / "chart_per_head", formats, dpi)
     if "regions" in charts:
-        out += _save(draw_regions(regions, meta), Path(out_dir) / "chart_regions", formats, dpi)
+        out += save_figure(draw_regions(regions, meta), Path(out_dir) / "chart_regions", formats, dpi)
     return out

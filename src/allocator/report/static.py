@@ -23,15 +23,16 @@ import matplotlib
 
 matplotlib.use("Agg")  # noqa: E402  (before pyplot; static maps never need a display)
 
-import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyogrio  # noqa: E402
 import shapely  # noqa: E402
-from matplotlib import patheffects  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ..errors import DataError, OutputError  # noqa: E402
+from ..errors import DataError  # noqa: E402
+from .figsave import PNG_COMPRESS_LEVEL, PNG_DPI, png_bytes, save_figure  # noqa: E402, F401
 
 # not from .map, which imports folium: the static figures need none of the web page
 from .mapbase import METRIC_CRS, NA_COLOR, MapMeta, validate_frame  # noqa: E402
@@ -39,6 +40,7 @@ from .mapfmt import fmt_pounds  # noqa: E402
 from .scales import Scale, map_scales  # noqa: E402
 
 log = logging.getLogger(__name__)
+_save = save_figure  # the name other figures (allocator.report.pounds) import it by
 
 HEX_CODE_COLUMN = "cua-code"
 HEX_ATTRIBUTION = (
@@ -47,19 +49,6 @@ HEX_ATTRIBUTION = (
 )
 FORMATS = ("png", "pdf")
 MAPS = ("wave", "per_head")
-_SAVE_METADATA = {
-    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-}
-#: zlib level 1 for PNG (Pillow's default is 6): the same pixels, faster to encode (each
-#: 150 dpi page is 2 million RGBA pixels); see :func:`png_bytes`.
-PNG_COMPRESS_LEVEL = 1
-#: Resolution of every PNG figure (maps and charts). A deliberate choice (it was 200 until
-#: issue 16): an A4-wide page at 150 dpi is 1240 px wide (1240 x 1575 px for a map), ample for
-#: slides and screens, and the PDFs (vector, the same drawing) are the print copies. 150 dpi has
-#: 44% fewer pixels to rasterise and compress than 200, about a quarter of the figures' CPU time.
-PNG_DPI = 150
-
-
 @dataclass
 class HexMatch:
     """Result of matching a frame to hex cartogram shapes.
@@ -182,6 +171,43 @@ def _label_color(fill: str) -> tuple[str, str]:
     return ("#111111", "white") if light else ("white", "#111111")
 
 
+def _labels(ax: Axes, geoms: Sequence[object], fills: Sequence[str], labels: Sequence[object]) -> None:
+    """Write each non-empty label at its shape's representative point, 4.5 pt, centred, in a
+    colour readable on its fill with a 1.2 pt halo of the opposite colour.
+
+    Drawn as two collections of glyph outlines (halos, then letters), each outline built once
+    per figure and shared by the PNG and the PDF: what ``annotate(..., path_effects=[withStroke])``
+    draws label by label (with path effects matplotlib draws text as outlines too), centred the
+    same way (on the advance width and the line box of ``"lp"``), at a fifth of the cost.
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath, text_to_path
+    from matplotlib.transforms import IdentityTransform
+
+    prop = FontProperties(size=4.5)
+    _, lp_h, lp_d = text_to_path.get_text_width_height_descent("lp", prop, ismath=False)
+    points = shapely.point_on_surface(np.asarray(geoms))  # representative_point, all at once
+    paths, offsets, inks, halos = [], [], [], []
+    for point, fill, lab in zip(points, fills, labels, strict=True):
+        if isinstance(lab, str) and lab.strip():
+            w, h, d = text_to_path.get_text_width_height_descent(lab, prop, ismath=False)
+            h, d = max(h, lp_h), max(d, lp_d)
+            paths.append(TextPath((-w / 2, d - h / 2), lab, prop=prop))  # line box centred on 0
+            offsets.append((point.x, point.y))
+            ink, halo = _label_color(fill)
+            inks.append(ink)
+            halos.append(halo)
+    if not paths:
+        return
+    common = {"sizes": [1.0], "offsets": offsets, "offset_transform": ax.transData,
+              "transform": IdentityTransform(), "zorder": 3}  # sizes 1: outlines in points
+    ax.add_collection(PathCollection(paths, facecolors=inks, edgecolors=halos, linewidths=1.2,
+                                     **common), autolim=False)
+    ax.add_collection(PathCollection(paths, facecolors=inks, linewidths=0, **common),
+                      autolim=False)
+
+
 def _draw(
     geo: gpd.GeoDataFrame,
     scale: Scale,
@@ -214,14 +240,7 @@ def _draw(
         if len(b):
             b.boundary.plot(ax=ax, color="black", linewidth=1.4, linestyle="--")
     if labels is not None:
-        points = shapely.point_on_surface(geo.geometry.values)  # representative_point, at once
-        for point, color, lab in zip(points, colors, labels, strict=True):
-            if isinstance(lab, str) and lab.strip():
-                text, halo = _label_color(color)
-                ax.annotate(
-                    lab, (point.x, point.y), ha="center", va="center", fontsize=4.5, color=text,
-                    path_effects=[patheffects.withStroke(linewidth=1.2, foreground=halo)],
-                )
+        _labels(ax, geo.geometry.values, colors, labels)
     ax.set_axis_off()
     ax.set_aspect("equal")
     minx, miny, maxx, maxy = geo.total_bounds
@@ -257,80 +276,6 @@ def _draw(
         inset.set_title("London", fontsize=8)
     fig.text(0.03, 0.012, footer, fontsize=6.5, va="bottom", color="#222222", linespacing=1.25)
     return fig
-
-
-def png_bytes(fig: Figure, dpi: int) -> bytes:
-    """``fig`` rendered by Agg at ``dpi`` as a PNG file's bytes (8-bit RGBA, white background).
-
-    The same pixels as ``fig.savefig(format="png")`` (tested), encoded here rather than by
-    Pillow: each row is stored unfiltered (PNG filter 0) and compressed with zlib at
-    :data:`PNG_COMPRESS_LEVEL`, straight from Agg's buffer (no copy of the page). Pillow tries
-    every PNG filter on every row; on these pages (flat fills, white margins) that doubles the
-    encoding time, for larger files. The chunks are IHDR, pHYs (the resolution, as Pillow
-    writes it), one IDAT and IEND: no date, no software name, so the bytes depend on the
-    pixels alone.
-    """
-    import struct
-    import zlib
-
-    sink = _BufferSink()
-    fig.savefig(sink, format="rgba", dpi=dpi, facecolor="white")
-    width, height = int(fig.get_figwidth() * dpi), int(fig.get_figheight() * dpi)
-    raw = sink.data
-    if raw is None or raw.nbytes != width * height * 4:  # Agg's canvas is int(inches * dpi)
-        raise OutputError(f"unexpected raster for a {width} x {height} px page")
-    stride = width * 4
-    deflate = zlib.compressobj(PNG_COMPRESS_LEVEL)
-    parts = []
-    for y in range(height):
-        parts.append(deflate.compress(b"\0"))  # filter type 0 (none) for this row
-        parts.append(deflate.compress(raw[y * stride:(y + 1) * stride]))
-    parts.append(deflate.flush())
-    sink.data = raw = None  # let Agg's renderer go
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ppm = int(dpi / 0.0254 + 0.5)  # pixels per metre
-    return b"".join([
-        b"\x89PNG\r\n\x1a\n",
-        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)),
-        chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
-        chunk(b"IDAT", b"".join(parts)),
-        chunk(b"IEND", b""),
-    ])
-
-
-class _BufferSink:
-    """A file object for ``savefig(format="rgba")`` that keeps a view of Agg's buffer instead
-    of copying it."""
-
-    data: memoryview | None = None
-
-    def write(self, data: object) -> None:
-        self.data = memoryview(data).cast("B")  # type: ignore[arg-type]
-
-    def seek(self, *args: object) -> None:  # matplotlib takes an object with seek as a file
-        raise OSError("not seekable")
-
-
-def _save(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> list[Path]:
-    out = []
-    try:
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        for fmt in formats:
-            p = stem.with_suffix("." + fmt)
-            if fmt == "png":
-                p.write_bytes(png_bytes(fig, dpi))
-            else:
-                fig.savefig(p, format=fmt, dpi=dpi, metadata=_SAVE_METADATA.get(fmt),
-                            facecolor="white")
-            out.append(p)
-    except OSError as exc:
-        raise OutputError(f"cannot write static map {stem}: {exc}") from exc
-    finally:
-        plt.close(fig)
-    return out
 
 
 def write_static_maps(
@@ -394,7 +339,7 @@ def write_static_maps(
     ]
     for key, stem, title in specs:
         fig = _draw(geo, scales[key], meta, title, sub)
-        written += _save(fig, out_dir / stem, formats, dpi)
+        written += save_figure(fig, out_dir / stem, formats, dpi)
     if hex_path is not None:
         match = match_hexes(geo, Path(hex_path), layer=hex_layer)
         hex_scales = {s.key: s for s in map_scales(match.frame, meta)}
@@ -414,5 +359,5 @@ def write_static_maps(
                 inset_london=False,
                 labels=match.frame.get("hex_label"),
             )
-            written += _save(fig, out_dir / f"{stem}_hex", formats, dpi)
+            written += save_figure(fig, out_dir / f"{stem}_hex", formats, dpi)
     return written
