@@ -21,6 +21,9 @@ _SAVE_METADATA = {
 #: zlib level 1 for PNG (Pillow's default is 6): the same pixels, faster to encode (each
 #: 150 dpi page is 2 million RGBA pixels); see :func:`png_bytes`.
 PNG_COMPRESS_LEVEL = 1
+#: zlib level of the PDFs' content streams (matplotlib's default is 6): the same drawing,
+#: ~0.015 s less CPU a page, files 5-17% larger (a hex map 245 KB instead of 209 KB).
+PDF_COMPRESS_LEVEL = 1
 #: Resolution of every PNG figure (maps and charts). A deliberate choice (it was 200 until
 #: issue 16): an A4-wide page at 150 dpi is 1240 px wide (1240 x 1575 px for a map), ample for
 #: slides and screens, and the PDFs (vector, the same drawing) are the print copies. 150 dpi has
@@ -85,13 +88,15 @@ class _BufferSink:
 
 def save_figure(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> list[Path]:
     """Write ``fig`` as ``stem.<format>`` for each of ``formats`` (PNG at ``dpi`` by
-    :func:`png_bytes`; PDF without dates or producer) and close it; the paths written.
+    :func:`png_bytes`; PDF without dates or producer, zlib level :data:`PDF_COMPRESS_LEVEL`) and close it; the paths written.
 
     Raises
     ------
     OutputError
         If a file cannot be written.
     """
+    from matplotlib import rc_context
+
     out = []
     try:
         stem.parent.mkdir(parents=True, exist_ok=True)
@@ -100,8 +105,9 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> li
             if fmt == "png":
                 p.write_bytes(png_bytes(fig, dpi))
             else:
-                fig.savefig(p, format=fmt, dpi=dpi, metadata=_SAVE_METADATA.get(fmt),
-                            facecolor="white")
+                with rc_context({"pdf.compression": PDF_COMPRESS_LEVEL}):
+                    fig.savefig(p, format=fmt, dpi=dpi, metadata=_SAVE_METADATA.get(fmt),
+                                facecolor="white")
             out.append(p)
     except OSError as exc:
         raise OutputError(f"cannot write static map {stem}: {exc}") from exc
