@@ -183,9 +183,9 @@ class Context:
         corrections applied; ``waves`` a code -> wave mapping, or None to recompute them).
     data_dir : Path or None
         The data folder (files the config names, e.g. floor or eligibility files, are read
-        from it). ``None`` when the problem areas were given and neither a data folder was nor
-        the config names a file: nothing needs it then (kinds that do, e.g. a re-boundary,
-        call :meth:`data_folder`).
+        from it). ``None`` when the problem areas were given, no data folder was, and the
+        config names no file: nothing needs it then (a kind that does, e.g. a re-boundary,
+        calls :meth:`data_folder`).
     root_dir : Path, optional
         The folder of the chain's run (version 1), e.g. for its ``index.csv``.
     inputs : dict
