@@ -146,3 +146,25 @@ def test_forked_call_keeps_the_childs_traceback_as_a_note() -> None:
     with pytest.raises(KeyError) as info:
         ForkedCall(deep_failure).result()
     assert "deep_failure" in "".join(getattr(info.value, "__notes__", []))
+
+
+class Unrebuildable(Exception):
+    """Pickles, but cannot be rebuilt (as C-extension errors once tblib is installed)."""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_cannot_rebuild, (str(self),))
+
+
+def _cannot_rebuild(message: str) -> None:
+    raise AttributeError("property 'args' of 'CPLE_OpenFailedError' object has no setter")
+
+
+@needs_fork
+def test_forked_call_error_that_cannot_be_rebuilt_arrives_as_a_readable_error() -> None:
+    from allocator._forking import ForkedCall
+
+    def fail() -> None:
+        raise Unrebuildable("no such file: hexes.gpkg")
+
+    with pytest.raises(RuntimeError, match="Unrebuildable: no such file: hexes.gpkg"):
+        ForkedCall(fail).result()

@@ -162,3 +162,15 @@ def test_a_killed_parent_takes_its_figure_processes_with_it(tmp_path: Path) -> N
     parent.wait(10)
     time.sleep(3)
     assert not late.exists()  # the child did not outlive the parent
+
+
+@needs_fork
+def test_a_child_error_that_cannot_be_rebuilt_is_an_output_error_naming_it() -> None:
+    from test_background import Unrebuildable
+
+    def fail() -> None:
+        raise Unrebuildable("hexes.gpkg: No such file or directory")
+
+    with pytest.raises(OutputError, match="Unrebuildable: hexes.gpkg: No such file"), \
+            InBackground([fail]):
+        pass

@@ -58,6 +58,47 @@ def child_end() -> None:
     os._exit(0)
 
 
+def send_answer(conn: Connection, answer: Any, fallback: Callable[[], Any]) -> None:
+    """Send ``answer`` (a child's result or exception) so that the other side can read it.
+
+    An object that pickles but cannot be rebuilt (some C-extension exceptions once
+    ``dask.distributed`` has installed tblib's pickling of exceptions; their ``args`` cannot be
+    set) would fail in the receiver, so the round trip is tried here first; if it fails, or
+    ``answer`` does not pickle at all, ``fallback()`` is sent instead.
+    """
+    from multiprocessing.reduction import ForkingPickler
+
+    try:
+        data = bytes(ForkingPickler.dumps(answer))
+        ForkingPickler.loads(data)
+    except Exception:  # noqa: BLE001  (any failure to pickle or rebuild)
+        data = bytes(ForkingPickler.dumps(fallback()))
+    conn.send_bytes(data)
+
+
+def receive_answer(conn: Connection, what: str) -> Any:
+    """The answer :func:`send_answer` sent; :class:`EOFError` if the child ended without one.
+
+    Raises
+    ------
+    OutputError
+        If the answer cannot be read (which :func:`send_answer` is there to prevent).
+    """
+    from .errors import OutputError
+
+    try:
+        return conn.recv()
+    except EOFError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise OutputError(f"{what} failed, and its error could not be read here: {exc!r}") from None
+
+
+def describe(exc: BaseException | None) -> str:
+    """``"<type>: <message>"`` of an exception, for a stand-in that can always be sent."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 @contextmanager
 def frozen_gc() -> Iterator[None]:
     """Fork inside this block: the objects that exist now are moved out of the garbage
@@ -103,7 +144,7 @@ class ForkedCall:
     def result(self) -> Any:
         """Wait for the call; return its value or raise its exception."""
         try:
-            ok, value = self._receive.recv()
+            ok, value = receive_answer(self._receive, "a forked computation")
         except EOFError:
             self.process_.join()
             raise RuntimeError(f"a forked computation ended without an answer (exit code "
@@ -127,10 +168,9 @@ def _call(send: Connection, parent: int, fn: Callable[..., Any], args: tuple[Any
         # --debug shows (the one-paragraph error message does not)
         exc.add_note("In the forked process:\n" + "".join(traceback.format_tb(exc.__traceback__)))
         answer = (False, exc)
-    try:
-        send.send(answer)
-    except Exception as exc:  # noqa: BLE001  (an answer that does not pickle)
-        send.send((False, RuntimeError(f"the answer of a forked computation cannot be sent: "
-                                       f"{exc}")))
+    ok, value = answer
+    stand_in = RuntimeError(describe(value) if not ok else
+                            f"the answer of a forked computation cannot be sent ({type(value)})")
+    send_answer(send, answer, lambda: (False, stand_in))
     send.close()
     child_end()

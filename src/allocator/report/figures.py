@@ -21,7 +21,15 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._forking import can_fork, child_end, child_start, frozen_gc
+from .._forking import (
+    can_fork,
+    child_end,
+    child_start,
+    describe,
+    frozen_gc,
+    receive_answer,
+    send_answer,
+)
 from ..errors import OutputError
 
 if TYPE_CHECKING:
@@ -189,7 +197,7 @@ class InBackground:
 def _wait(process: Any, receive: Connection) -> BaseException | None:
     """Wait for one child; its error (``None`` if it succeeded)."""
     try:
-        error = receive.recv()
+        error = receive_answer(receive, "a figure process")
     except EOFError:  # ended without a word (killed)
         error = None
     finally:
@@ -208,9 +216,6 @@ def _child(job: Job, send: Connection, parent: int) -> None:
         job()
     except BaseException as exc:  # noqa: BLE001  (sent to the parent, which raises it)
         error = exc
-    try:
-        send.send(error)
-    except Exception:  # noqa: BLE001  (an exception that does not pickle)
-        send.send(OutputError(f"drawing the figures failed: {error!r}"))
+    send_answer(send, error, lambda: OutputError(f"drawing the figures failed: {describe(error)}"))
     send.close()
     child_end()

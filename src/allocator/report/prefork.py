@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._forking import can_fork, child_end, child_start, frozen_gc
+from .._forking import (
+    can_fork,
+    child_end,
+    child_start,
+    describe,
+    frozen_gc,
+    receive_answer,
+    send_answer,
+)
 from ..errors import OutputError
 
 if TYPE_CHECKING:
@@ -107,7 +115,7 @@ class Drawer:
             self.stop()
             raise
         try:
-            error = self._conn.recv()
+            error = receive_answer(self._conn, "the figure process")
         except EOFError:
             error = OutputError("the figure process ended unexpectedly "
                                 f"(exit code {self.process_.exitcode})")
@@ -153,9 +161,6 @@ def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) 
                     write_map(page.frame, page.meta, page.path, tiles=page.tiles)
         except BaseException as exc:  # noqa: BLE001
             error = exc
-    try:
-        conn.send(error)
-    except Exception:  # noqa: BLE001  (an exception that does not pickle)
-        conn.send(OutputError(f"drawing the figures failed: {error!r}"))
+    send_answer(conn, error, lambda: OutputError(f"drawing the figures failed: {describe(error)}"))
     conn.close()
     child_end()
