@@ -78,7 +78,7 @@ from .sobol import (
     factor_table,
     multivariate_indices,
     one_blas_thread,
-    saltelli_design,
+    saltelli_ab,
     split_runs,
 )
 from .sobol_inputs import design_inputs
@@ -225,14 +225,17 @@ class WaveSensitivity:
         design_ss, boot_ss = np.random.SeedSequence(seed).spawn(2)
         boot_seed = int(boot_ss.generate_state(1)[0]) or 1  # SALib ignores a seed of 0
 
-        design = saltelli_design([f.width for f in varied], big_n, np.random.default_rng(design_ss))
+        # the design's A and B rows; every AB_j row is A with factor j's columns from B
+        a_rows, b_rows = saltelli_ab(
+            sum(f.width for f in varied), big_n, np.random.default_rng(design_ss)
+        )
         runs, n = big_n * (g + 2), s.raw.shape[1]
         ranks = np.empty((runs, n), dtype=np.int32)
         waves = np.empty((runs, n), dtype=np.int8)
         # blocks of whole samples (A, the AB_j, B); inputs mapped from A and B only
         per = max(1, chunk_draws(s, ucfg.chunk_size, self.chunk_elements) // (g + 2))
         blocks = (
-            (i * (g + 2), design_inputs(s, factors, design[i : i + per]))
+            (i * (g + 2), design_inputs(s, factors, a_rows[i : i + per], b_rows[i : i + per]))
             for i in range(0, big_n, per)
         )
         evaluate_blocks(s, blocks, ranks, waves, n_jobs=self.n_jobs)

@@ -92,9 +92,8 @@ def saltelli_design(widths: list[int], n: int, rng: np.random.Generator) -> Floa
     ``SALib.sample.sobol.sample(problem, n, calc_second_order=False, seed=rng)`` for a problem
     with unit bounds and these groups (in this order).
     """
-    d = int(sum(widths))
-    base = scrambled_sobol(2 * d, n, rng)
-    a, b = base[:, :d], base[:, d:]
+    a, b = saltelli_ab(int(sum(widths)), n, rng)
+    d = a.shape[1]
     out = np.empty((n, len(widths) + 2, d))
     out[:, 0] = a
     out[:, -1] = b
@@ -104,6 +103,13 @@ def saltelli_design(widths: list[int], n: int, rng: np.random.Generator) -> Floa
         out[:, j + 1, lo : lo + w] = b[:, lo : lo + w]
         lo += w
     return out
+
+
+def saltelli_ab(d: int, n: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+    """The ``A`` and ``B`` rows of :func:`saltelli_design` (each ``(n, d)``), which determine
+    every other row: ``AB_j`` is ``A`` with group ``j``'s columns from ``B``."""
+    base = scrambled_sobol(2 * d, n, rng)
+    return base[:, :d], base[:, d:]
 
 
 def split_runs(y: FloatArray, g: int) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -64,26 +64,30 @@ def factor_inputs(
     return noisy, w, ni, ai
 
 
-def design_inputs(s: MonteCarloSetup, factors: list[Factor], design: FloatArray) -> Inputs:
-    """Inputs of every row of whole samples of a Saltelli design.
+def design_inputs(
+    s: MonteCarloSetup, factors: list[Factor], a: FloatArray, b: FloatArray
+) -> Inputs:
+    """Inputs of every run of whole samples of a Saltelli design, from their ``A`` and ``B`` rows.
 
     Parameters
     ----------
     s : MonteCarloSetup
     factors : list of Factor
         Every factor, varied or not, in design column order (as :func:`factor_inputs`).
-    design : ndarray, shape (m, G + 2, inputs)
-        Samples of :func:`allocator.montecarlo.sobol.saltelli_design`: ``A``, the ``AB_j``, ``B``.
+    a, b : ndarray, shape (m, inputs)
+        The samples' ``A`` and ``B`` rows (:func:`allocator.montecarlo.sobol.saltelli_ab`).
 
     Returns
     -------
     noisy, weights, normaliser, aggregator
-        As :func:`factor_inputs` of ``design.reshape(-1, inputs)``, bit for bit.
+        For the ``m * (G + 2)`` runs ``A``, ``AB_1`` ... ``AB_G``, ``B`` of each sample in turn:
+        :func:`factor_inputs` of :func:`allocator.montecarlo.sobol.saltelli_design`'s rows
+        ``design.reshape(-1, inputs)``, bit for bit.
     """
-    m, rows = design.shape[0], design.shape[1]
-    k, n = s.raw.shape
-    noisy2, w2, ni2, ai2 = factor_inputs(s, factors, np.concatenate([design[:, 0], design[:, -1]]))
     varied = [f.name for f in factors if f.varied]
+    m, rows = a.shape[0], len(varied) + 2
+    k, n = s.raw.shape
+    noisy2, w2, ni2, ai2 = factor_inputs(s, factors, np.concatenate([a, b]))
 
     def assemble(both: NDArray[np.generic], name: str) -> NDArray[np.generic]:
         a, b = both[:m], both[m:]
