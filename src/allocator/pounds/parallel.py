@@ -123,6 +123,7 @@ def _answer(spec: WorkSpec, task: Task) -> tuple[Task, Any]:
         return task, (sketch, failed, waves)
     if kind == "design":
         from ..montecarlo.sensitivity import WaveSensitivity
+        from ..montecarlo.sobol_inputs import factor_inputs
 
         assert spec.design is not None
         factors = WaveSensitivity._factors(ctx.setup)
@@ -131,7 +132,7 @@ def _answer(spec: WorkSpec, task: Task) -> tuple[Task, Any]:
             u, elasticity = u[:, :-1], ctx.scale_elasticity(u[:, -1])
         else:
             elasticity = None
-        inputs = WaveSensitivity._inputs(ctx.setup, factors, u)
+        inputs = factor_inputs(ctx.setup, factors, u)
         outcomes = ctx.run_inputs(inputs, elasticity)
         values = np.full((hi - lo, spec.published.size), -1, dtype=np.int64)
         for j, o in enumerate(outcomes):
