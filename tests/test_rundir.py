@@ -167,3 +167,26 @@ def test_a_swallowed_interrupt_still_leaves_nothing(tmp_path: Path, monkeypatch)
     with pytest.raises(KeyboardInterrupt), atomic_run_dir(tmp_path, "run") as (tmp, final):
         (tmp / "a.csv").write_text("x", encoding="utf-8")
     assert list(tmp_path.iterdir()) == [] and final == []
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EDQUOT", "EROFS"])
+def test_a_full_or_read_only_disk_while_writing_is_one_clear_error(tmp_path: Path, code: str) -> None:
+    # a full disk while the tables were written was "unexpected internal error ... This is a bug"
+    import errno
+
+    num = getattr(errno, code)
+    with pytest.raises(OutputError) as info, atomic_run_dir(tmp_path, "run") as (tmp, _):
+        (tmp / "half.csv").write_text("code\n")
+        raise OSError(num, os.strerror(num), str(tmp / "model_policy.lp"))
+    text = str(info.value)
+    assert str(tmp_path) in text and os.strerror(num) in text and "model_policy.lp" in text
+    assert "nothing was written" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_os_errors_while_writing_are_not_relabelled(tmp_path: Path) -> None:
+    import errno
+
+    with pytest.raises(FileNotFoundError), atomic_run_dir(tmp_path, "run"):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "x")
+    assert list(tmp_path.iterdir()) == []

@@ -180,6 +180,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+#: Errors of a full, over-quota or read-only disk while a run is written: the user's to fix,
+#: not a bug (also raised in a figure process and sent back).
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
 @contextlib.contextmanager
 def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[Path]]]:
     """Yield a temporary directory; on success rename it to ``parent/name`` (or ``name-2``...).
@@ -205,7 +210,15 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
     final: list[Path] = []
     try:
         with _terminate_as_interrupt():
-            yield tmp, final
+            try:
+                yield tmp, final
+            except OSError as exc:
+                if exc.errno not in _NO_ROOM:
+                    raise
+                what = f" ({Path(exc.filename).name})" if exc.filename else ""
+                raise OutputError(f"cannot write the run directory in {parent}: {exc.strerror}"
+                                  f"{what}; nothing was written (partial outputs were removed)"
+                                  ) from None
             from . import _signals
 
             if _signals.received():  # a library swallowed the signal's KeyboardInterrupt
