@@ -217,3 +217,28 @@ def test_footer_points_to_where_the_details_are() -> None:
                    details="summary.md in this folder; the run's allocation.xlsx (Cover sheet)")
     text = _footer_text(meta).replace("\n", " ")
     assert "caveats: summary.md in this folder; the run's allocation.xlsx" in text
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_while_writing_a_pdf_is_an_output_error(tmp_path: Path) -> None:
+    # matplotlib's PDF writer, when a write fails inside a content stream's header, raises
+    # AttributeError ('Stream' object has no attribute 'pos') with the OSError only as its
+    # context: the run said "unexpected internal error ... This is a bug" for a full disk
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from allocator.errors import OutputError
+    from allocator.report.figsave import save_figure
+
+    seen = set()
+    for n in (43, 71, 99):  # sizes whose first buffer flush falls in a stream header
+        (tmp_path / f"f{n}.pdf").symlink_to("/dev/full")  # every write: ENOSPC
+        fig, ax = plt.subplots()
+        ax.plot(range(n))
+        ax.set_title("x" * n)
+        with pytest.raises(OutputError, match="No space left on device") as info:
+            save_figure(fig, tmp_path / f"f{n}", ["pdf"], 150)
+        seen.add(type(info.value.__cause__).__name__)
+    assert "AttributeError" in seen  # the case this test is about did happen

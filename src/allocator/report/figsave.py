@@ -109,10 +109,27 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> li
                     fig.savefig(p, format=fmt, dpi=dpi, metadata=_SAVE_METADATA.get(fmt),
                                 facecolor="white")
             out.append(p)
-    except OSError as exc:
-        raise OutputError(f"cannot write static map {stem}: {exc}") from exc
+    except Exception as exc:
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        raise OutputError(f"cannot write static map {stem}: {cause}") from exc
     finally:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
     return out
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """``exc`` if it is an :class:`OSError`, else the first one in its chain: matplotlib's PDF
+    writer, when a write fails (a full disk) inside a content stream's header, raises an
+    ``AttributeError`` while cleaning up, with the ``OSError`` only as its context."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
