@@ -17,10 +17,14 @@ choice). What it leaves out is work whose result is not used:
   alone: rows without ties (known from the sort, :func:`allocator.index.sorting.argsort_distinct`)
   take the value of each sorted position from a table of ``n`` values computed by the index's
   own formula (:func:`allocator.index.normalise.from_average_rank`), scattered by flat index;
-  rows with ties compute their average ranks explicitly as before;
-* the geometric mean computes the score only (not the per-indicator contributions);
+  under the geometric mean the table holds ``ln(1 + 99 minmax(.))`` of those values already
+  (a row's minimum and maximum are the table's), so no logarithm is taken per element; rows
+  with ties compute their average ranks explicitly as before;
+* the geometric mean computes the score only (not the per-indicator contributions), and skips
+  the min-max rescale of a ``minmax`` row (``(y - 0) / 1``, exactly ``y``);
 * the final ranking sorts each draw's scores once and writes ranks and (without locks) waves
-  straight into the caller's arrays from the sorted positions.
+  straight into the caller's arrays from the sorted positions (a fancy assignment of tiled
+  values: ``np.put`` repeats values with a division per element).
 """
 
 from __future__ import annotations
