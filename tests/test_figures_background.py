@@ -174,3 +174,13 @@ def test_a_child_error_that_cannot_be_rebuilt_is_an_output_error_naming_it() -> 
     with pytest.raises(OutputError, match="Unrebuildable: hexes.gpkg: No such file"), \
             InBackground([fail]):
         pass
+
+
+@needs_fork
+def test_a_child_error_keeps_the_childs_traceback_as_a_note() -> None:
+    # --debug printed only the parent's frames (InBackground.__exit__): nothing said where
+    # in the figure code it failed
+    with pytest.raises(DataError) as info, InBackground([_fail]):
+        pass
+    notes = "".join(getattr(info.value, "__notes__", []))
+    assert "In a forked process" in notes and "_fail" in notes

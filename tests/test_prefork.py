@@ -131,3 +131,15 @@ def test_no_drawer_where_nothing_is_drawn_or_fork_is_missing(
     assert Drawer.for_output(SimpleNamespace(static_maps=False, map=False)) is None
     monkeypatch.setattr(prefork, "can_fork", lambda: False)
     assert Drawer.for_output(SimpleNamespace(static_maps=True, map=True)) is None
+
+
+def test_the_drawers_error_keeps_the_figure_process_traceback_once(tmp_path: Path) -> None:
+    # --debug showed the run's frames only; the note names where the drawing failed
+    fig, _ = _inputs(tmp_path)
+    bad = FigureInputs(**{**fig.__dict__, "hex_path": tmp_path / "no-such-hexes.gpkg"})
+    drawer = Drawer(interactive=False).start()
+    with pytest.raises((DataError, OutputError)) as info, drawer.drawing(bad, None):
+        pass
+    notes = getattr(info.value, "__notes__", [])
+    assert len(notes) == 1 and "In a forked process" in notes[0]
+    assert "write_figures" in notes[0]

@@ -99,6 +99,23 @@ def describe(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_NOTE = "In a forked process:\n"
+
+
+def keep_traceback(exc: BaseException) -> BaseException:
+    """``exc`` with the traceback of the child that raised it as a note, unless it has one.
+
+    The traceback does not travel with a pickled exception; the note does, and ``--debug``
+    shows it (the one-paragraph error message does not). An error passed on by a second
+    process (a figure process's, through the drawer) keeps the first, where it was raised.
+    """
+    import traceback
+
+    if not any(str(n).startswith(_NOTE) for n in getattr(exc, "__notes__", ())):
+        exc.add_note(_NOTE + "".join(traceback.format_tb(exc.__traceback__)))
+    return exc
+
+
 @contextmanager
 def frozen_gc() -> Iterator[None]:
     """Fork inside this block: the objects that exist now are moved out of the garbage
@@ -162,12 +179,7 @@ def _call(send: Connection, parent: int, fn: Callable[..., Any], args: tuple[Any
     try:
         answer: tuple[bool, Any] = (True, fn(*args))
     except BaseException as exc:  # noqa: BLE001  (raised again by result())
-        import traceback
-
-        # the child's traceback does not travel with the exception: keep it as a note, which
-        # --debug shows (the one-paragraph error message does not)
-        exc.add_note("In the forked process:\n" + "".join(traceback.format_tb(exc.__traceback__)))
-        answer = (False, exc)
+        answer = (False, keep_traceback(exc))
     ok, value = answer
     stand_in = RuntimeError(describe(value) if not ok else
                             f"the answer of a forked computation cannot be sent ({type(value)})")

@@ -27,6 +27,7 @@ from .._forking import (
     child_start,
     describe,
     frozen_gc,
+    keep_traceback,
     receive_answer,
     send_answer,
 )
@@ -215,7 +216,7 @@ def _child(job: Job, send: Connection, parent: int) -> None:
     try:
         job()
     except BaseException as exc:  # noqa: BLE001  (sent to the parent, which raises it)
-        error = exc
+        error = keep_traceback(exc)
     send_answer(send, error, lambda: OutputError(f"drawing the figures failed: {describe(error)}"))
     send.close()
     child_end()

@@ -32,6 +32,7 @@ from .._forking import (
     child_start,
     describe,
     frozen_gc,
+    keep_traceback,
     receive_answer,
     send_answer,
 )
@@ -146,7 +147,7 @@ def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) 
         if interactive:
             from . import map as _map  # noqa: F401  (folium and its page templates)
     except BaseException as exc:  # noqa: BLE001  (sent to the run when it asks)
-        error = exc
+        error = keep_traceback(exc)
     try:
         request = conn.recv()
     except (EOFError, OSError):  # the run ended without writing a run directory
@@ -160,7 +161,7 @@ def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) 
 
                     write_map(page.frame, page.meta, page.path, tiles=page.tiles)
         except BaseException as exc:  # noqa: BLE001
-            error = exc
+            error = keep_traceback(exc)
     send_answer(conn, error, lambda: OutputError(f"drawing the figures failed: {describe(error)}"))
     conn.close()
     child_end()
