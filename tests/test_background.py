@@ -168,3 +168,22 @@ def test_forked_call_error_that_cannot_be_rebuilt_arrives_as_a_readable_error() 
 
     with pytest.raises(RuntimeError, match="Unrebuildable: no such file: hexes.gpkg"):
         ForkedCall(fail).result()
+
+
+@needs_fork
+def test_an_interrupt_during_the_fork_is_raised_in_the_caller_not_dropped() -> None:
+    import subprocess
+    import sys
+
+    # the interrupt arrives while fork runs its at-fork handlers (as when a user presses
+    # Ctrl-C at that moment); it must reach the caller, not be printed as ignored and lost
+    code = ("import os, signal\n"
+            "from allocator._forking import ForkedCall\n"
+            "os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+            "try:\n"
+            "    ForkedCall(lambda: 1)\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupt raised in the caller')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "interrupt raised in the caller", out
+    assert "Exception ignored" not in out.stderr, out.stderr

@@ -3,8 +3,7 @@
 A forked child inherits the run's imports and data as they are (nothing is copied up front),
 runs on another core without the parent's interpreter lock, and sends back one picklable
 answer. :class:`ForkedCall` runs one function so; :func:`die_with` ends a child when the run is
-killed; :func:`frozen_gc` keeps the children's garbage collections from copying the pages they
-share with the parent.
+killed; :func:`forking` guards the fork itself (interrupts held back, garbage collector frozen).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 _PR_SET_PDEATHSIG = 1
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
 def can_fork() -> bool:
@@ -47,8 +47,10 @@ def child_start(parent: int) -> None:
     """First steps of a forked child: die with ``parent``, leave interrupts to it (the parent
     handles them and cleans up)."""
     die_with(parent)
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _INTERRUPTS:
         signal.signal(sig, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by forking() in the parent
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
 
 
 def child_end() -> None:
@@ -117,15 +119,28 @@ def keep_traceback(exc: BaseException) -> BaseException:
 
 
 @contextmanager
-def frozen_gc() -> Iterator[None]:
-    """Fork inside this block: the objects that exist now are moved out of the garbage
-    collector's reach (:func:`gc.freeze`) until it ends, so a forked child's collections do not
-    touch (and copy) every page it shares with its parent."""
+def forking() -> Iterator[None]:
+    """Fork inside this block.
+
+    - SIGINT and SIGTERM are held back (blocked) until it ends: an interrupt that arrived while
+      ``fork`` runs its at-fork handlers would be raised inside one of them, where Python prints
+      it as an ignored exception with a traceback and drops it. Held back, it is raised just
+      after, in the caller's own code. A child starts with them blocked too, and
+      :func:`child_start` lets them through once it has its own handlers.
+    - The objects that exist now are moved out of the garbage collector's reach
+      (:func:`gc.freeze`), so a forked child's collections do not touch (and copy) every page
+      it shares with its parent.
+    """
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
     gc.freeze()
     try:
         yield
     finally:
         gc.unfreeze()
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class ForkedCall:
@@ -153,7 +168,7 @@ class ForkedCall:
         receive, send = ctx.Pipe(duplex=False)
         self.process_ = ctx.Process(target=_call, args=(send, os.getpid(), fn, args), daemon=True,
                                     name=f"allocator-{getattr(fn, '__name__', 'call')}")
-        with frozen_gc():
+        with forking():
             self.process_.start()
         send.close()
         self._receive = receive

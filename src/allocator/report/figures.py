@@ -26,7 +26,7 @@ from .._forking import (
     child_end,
     child_start,
     describe,
-    frozen_gc,
+    forking,
     keep_traceback,
     receive_answer,
     send_answer,
@@ -162,7 +162,7 @@ class InBackground:
         self.children_: list[tuple[Any, Connection]] = []
         if self.parallel and can_fork():
             ctx = multiprocessing.get_context("fork")
-            with frozen_gc():
+            with forking():
                 for job in self.jobs:
                     receive, send = ctx.Pipe(duplex=False)
                     process = ctx.Process(target=_child, args=(job, send, os.getpid()),

@@ -31,7 +31,7 @@ from .._forking import (
     child_end,
     child_start,
     describe,
-    frozen_gc,
+    forking,
     keep_traceback,
     receive_answer,
     send_answer,
@@ -92,7 +92,7 @@ class Drawer:
         self.process_ = ctx.Process(
             target=_serve, args=(send, os.getpid(), self.static_maps, self.interactive),
             daemon=False, name="allocator-drawer")  # it forks the figure processes itself
-        with frozen_gc():
+        with forking():
             self.process_.start()
         send.close()
         self._conn = receive
