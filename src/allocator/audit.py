@@ -155,10 +155,19 @@ def _input_hashes(manifest: Manifest, root: Path) -> dict[str, str]:
     return out
 
 
+#: Files that are drawings of the results (not results): a replay says when only these differ.
+FIGURE_SUFFIXES = (".png", ".pdf")
+
+
 def compare_trees(published: Path, rebuilt: Path, differences: list[str]) -> None:
+    """Append a line per file that differs between two run directories, with what differs
+    (cells of a table, fields of the manifest, the size of an image), and a last line when only
+    the figures differ."""
     from .runtable import read_table
 
     old, new = tree(published), tree(rebuilt)
+    changed = {n for n in set(old) & set(new) if old[n] != new[n]}
+    only_figures = set(old) == set(new)
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name), new.get(name)
         if a == b:
@@ -173,7 +182,11 @@ def compare_trees(published: Path, rebuilt: Path, differences: list[str]) -> Non
         differences.append(f"{name}: the published bytes differ from the replay's "
                            f"(sha256 {a[:12]}... published, {b[:12]}... replayed)")
         if name == MANIFEST_NAME:
-            differences.extend(_manifest_changes(published / name, rebuilt / name))
+            lines, hashes_only = _manifest_changes(published / name, rebuilt / name, changed)
+            differences.extend(lines)
+            only_figures = only_figures and hashes_only
+        elif name.endswith(".png"):
+            differences.append(f"  {name}: {_png_change(published / name, rebuilt / name)}")
         elif name.endswith(".csv"):
             try:
                 cells = cell_changes(read_table(published / name), read_table(rebuilt / name))
@@ -184,18 +197,65 @@ def compare_trees(published: Path, rebuilt: Path, differences: list[str]) -> Non
                 pub, reb = _read_text(published / name), _read_text(rebuilt / name)
                 if pub is not None and reb is not None:
                     differences.extend(_text_diff(reb, pub, name))
+        only_figures = only_figures and (name == MANIFEST_NAME or name.endswith(FIGURE_SUFFIXES))
+    figures = sorted(n for n in changed if n.endswith(FIGURE_SUFFIXES))
+    if only_figures and figures:
+        differences.append(
+            f"only figures differ (the {len(figures)} PNG and PDF files above, and their sha256 "
+            "in the manifest): every other file, the allocation and every table included, is "
+            "byte-identical; the figures are drawn differently by this version of the engine or "
+            "of its plotting libraries")
 
 
-def _manifest_changes(published: Path, rebuilt: Path) -> list[str]:
+def _png_size(path: Path) -> str | None:
+    """``"W x H px at D dpi"`` from a PNG's header, or ``None`` if it is not a PNG."""
+    import struct
+
+    try:
+        with path.open("rb") as f:
+            head = f.read(8 + 25 + 21)
+    except OSError:
+        return None
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", head[16:24])
+    size = f"{width:,} x {height:,} px"
+    if head[37:41] == b"pHYs" and head[49] == 1:  # pixels per metre
+        size += f" at {struct.unpack('>I', head[41:45])[0] * 0.0254:.0f} dpi"
+    return size
+
+
+def _png_change(published: Path, rebuilt: Path) -> str:
+    a, b = _png_size(published), _png_size(rebuilt)
+    if a is None:
+        return "the published file is not a PNG image"
+    if a != b:
+        return f"a different image size ({a} published, {b} replayed)"
+    return f"the same size ({a}), different pixels"
+
+
+def _manifest_changes(published: Path, rebuilt: Path, changed: set[str]) -> tuple[list[str], bool]:
+    """Lines naming the manifest's differing fields, and whether they are only the sha256 of
+    files in ``changed`` (already listed, so said in one line instead of one per file)."""
     try:
         a = json.loads(published.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return ["  manifest.json: the published file is not valid JSON"]
+        return ["  manifest.json: the published file is not valid JSON"], False
     b = json.loads(rebuilt.read_text(encoding="utf-8"))
+    listed: list[str] = []
+    if isinstance(a, dict) and isinstance(a.get("outputs"), dict) and isinstance(b.get("outputs"), dict):
+        oa, ob = a["outputs"], b["outputs"]
+        listed = sorted(n for n in changed if n in oa and n in ob and oa[n] != ob[n])
+        a = {**a, "outputs": {k: v for k, v in oa.items() if k not in listed}}
+        b = {**b, "outputs": {k: v for k, v in ob.items() if k not in listed}}
     changes = dict_changes(b, a)
-    return [f"  manifest.json field {_short(c)} (replayed -> published)"
-            for c in changes[:MAX_LINES]] + (
+    lines = [f"  manifest.json field {_short(c)} (replayed -> published)"
+             for c in changes[:MAX_LINES]] + (
         [f"  ... and {len(changes) - MAX_LINES} more"] if len(changes) > MAX_LINES else [])
+    if listed:
+        lines.insert(0, f"  manifest.json fields outputs.*: the sha256 of the {len(listed)} "
+                        f"other files listed here ({', '.join(listed)})")
+    return lines, not changes
 
 
 def replay(
