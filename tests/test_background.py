@@ -187,3 +187,46 @@ def test_an_interrupt_during_the_fork_is_raised_in_the_caller_not_dropped() -> N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "interrupt raised in the caller", out
     assert "Exception ignored" not in out.stderr, out.stderr
+
+
+def _big_answer() -> bytes:
+    return b"x" * 2_000_000  # more than a pipe holds: the child waits for a reader
+
+
+@needs_fork
+def test_a_forked_call_never_asked_for_its_result_ends_on_cancel() -> None:
+    from allocator._forking import ForkedCall
+
+    call = ForkedCall(_big_answer)
+    call.cancel()
+    assert not call.process_.is_alive() and call.process_.exitcode is not None
+    call.cancel()  # twice is harmless
+
+
+@needs_fork
+@pytest.mark.skipif(__import__("allocator.paths").paths.default_data_dir() is None,
+                    reason="the official data (../shared/geodata) is not present")
+def test_a_run_that_fails_beside_its_monte_carlo_leaves_no_process(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # from Python (a script trying configs, no other thread), a solve that failed left the
+    # Monte Carlo process behind, blocked for ever writing an answer nobody would read
+    import multiprocessing
+    import time
+    from pathlib import Path
+
+    from allocator import pipeline
+    from allocator.allocate.problem import AllocationProblem
+    from allocator.config import load_config
+
+    if threading.active_count() != 1:
+        pytest.skip("another thread runs here: the Monte Carlo would run in a thread")
+
+    def solve(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the solver failed")
+
+    monkeypatch.setattr(pipeline, "_uncertainty", lambda *args: time.sleep(120))
+    monkeypatch.setattr(AllocationProblem, "solve", solve)
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "ssmtrg-2022-25.yaml")
+    before = set(multiprocessing.active_children())
+    with pytest.raises(RuntimeError, match="the solver failed"):
+        pipeline.run(config)
+    assert set(multiprocessing.active_children()) - before == set()

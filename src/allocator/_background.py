@@ -39,3 +39,7 @@ class BackgroundCall:
         if self._error is not None:
             raise self._error
         return self._value
+
+    def cancel(self) -> None:
+        """Nothing to do: a thread cannot be stopped; it is a daemon, and its result is
+        dropped with this object (the same interface as :class:`allocator._forking.ForkedCall`)."""

@@ -188,6 +188,15 @@ class ForkedCall:
             raise value
         return value
 
+    def cancel(self) -> None:
+        """End the child if it is still running and close the pipe: for a caller that stopped
+        before asking for the result (a child with a large answer would otherwise wait for
+        ever for a reader, as long as the caller's process lives)."""
+        if self.process_.is_alive():
+            self.process_.terminate()
+        self.process_.join()
+        self._receive.close()
+
 
 def _call(send: Connection, parent: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     child_start(parent)

@@ -267,12 +267,15 @@ def run(
     # them): they run beside the solve, in a forked process where that is safe (no other
     # thread: `allocator run`), else in a daemon thread. Each reads only its own inputs, so the
     # results are the same as one after the other; an error or interrupt here does not wait
-    # for them.
+    # for them (and ends their process).
     uncertainty = _beside(_uncertainty, config, frame, progress)
-    _progress(progress, "solving the allocation")
-    problem.solve()
-    problem.verify()
-    unc, sens = uncertainty.result()
+    try:
+        _progress(progress, "solving the allocation")
+        problem.solve()
+        problem.verify()
+        unc, sens = uncertainty.result()
+    finally:
+        uncertainty.cancel()
     table = index_table(frame, need, waves, unc)
     checks = strategy_checks(frame.merge(table[["code", "wave"]], on="code"))
 
