@@ -131,3 +131,40 @@ def test_progress_lines_go_to_stderr_and_quiet_silences_them(tmp_path: Path) -> 
     assert "loading and checking" not in quiet.stderr
     quiet2 = runner.invoke(main, ["--quiet", "data", "check"])
     assert "loading and checking" not in quiet2.stderr
+
+
+def test_progress_with_stderr_closed_goes_nowhere(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    # with fd 2 closed (a cron job, `2>&-`) sys.stderr is None: print(file=None) wrote the
+    # progress lines into stdout, the results channel, and isatty() crashed the Monte Carlo
+    import sys
+
+    from allocator.progress import progress_bar, progress_line
+
+    monkeypatch.setattr(sys, "stderr", None)
+    progress_line(True, "loading")
+    with progress_bar(None, 10, "draws") as bar:
+        bar.update(10)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.skipif(__import__("allocator.paths").paths.default_data_dir() is None,
+                    reason="the official data (../shared/geodata) is not present")
+def test_a_run_with_stderr_closed_completes_and_keeps_stdout_for_results(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((repo / "configs" / "ssmtrg-2022-25.yaml").read_text())
+    cfg["uncertainty"].update(draws=50, sensitivity={"enabled": False})
+    cfg["output"] = {**cfg.get("output", {}), "static_maps": False, "map": False}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    res = subprocess.run(
+        [sys.executable, "-m", "allocator.cli", "run", str(tmp_path / "c.yaml"), "--out",
+         str(tmp_path / "out")],
+        stdout=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(2), timeout=300)
+    assert res.returncode == 0, res.stdout
+    lines = res.stdout.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("run directory: "), lines

@@ -29,6 +29,8 @@ import pulp
 
 
 def _stderr_write(text: str) -> None:
+    if sys.stderr is None:  # closed (`2>&-`): nowhere to write
+        return
     sys.stderr.write(text)
     sys.stderr.flush()
 

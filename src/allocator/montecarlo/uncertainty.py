@@ -28,7 +28,6 @@ does not depend on the chunk size, and the per-draw loop (:meth:`RankUncertainty
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from typing import Literal
@@ -154,7 +153,7 @@ class RankUncertainty:
         ni_all = np.empty(d, dtype=np.int64)
         ai_all = np.empty(d, dtype=np.int64)
         streams = DrawStreams(ucfg.seed)
-        show = sys.stderr.isatty() if self.progress is None else self.progress
+        show = self.progress  # None: a bar when stderr is a terminal (progress_bar)
         step = chunk_draws(s, ucfg.chunk_size, self.chunk_elements)
         start = time.perf_counter()
         with progress_bar(show, d, "rank uncertainty") as bar:
