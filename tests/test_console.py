@@ -168,3 +168,34 @@ def test_a_run_with_stderr_closed_completes_and_keeps_stdout_for_results(tmp_pat
     assert res.returncode == 0, res.stdout
     lines = res.stdout.splitlines()
     assert len(lines) == 2 and lines[1].startswith("run directory: "), lines
+
+
+def _small_config(tmp_path: Path) -> Path:
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((repo / "configs" / "ssmtrg-2022-25.yaml").read_text())
+    cfg["uncertainty"].update(draws=50, sensitivity={"enabled": False})
+    cfg["output"] = {**cfg.get("output", {}), "static_maps": False, "map": False}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path / "c.yaml"
+
+
+@pytest.mark.skipif(__import__("allocator.paths").paths.default_data_dir() is None,
+                    reason="the official data (../shared/geodata) is not present")
+def test_stdout_closed_by_its_reader_is_not_reported_as_a_bug(tmp_path: Path) -> None:
+    # `allocator run c.yaml | head -0`: the run was written, then "unexpected internal error
+    # (BrokenPipeError ...). This is a bug in allocator"
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from allocator.console import console; console()", "run",
+         str(_small_config(tmp_path)), "--out", str(tmp_path / "out"), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader has gone
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    assert "bug" not in err and "Traceback" not in err
+    assert err.startswith("error: ") and "broken pipe" in err and len(err.splitlines()) == 1

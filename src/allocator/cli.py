@@ -13,7 +13,9 @@ from . import _signals
 if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "allocator":
     _signals.install()  # first thing: SIGINT/SIGTERM give exit 130 even while importing
 
+import contextlib  # noqa: E402
 import functools  # noqa: E402
+import os  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -109,6 +111,10 @@ def friendly(func: F) -> F:
             _fail(str(exc), exc.exit_code)
         except MemoryError:
             _fail("ran out of memory", 1)
+        except BrokenPipeError:  # stdout's reader has gone (`| head`): not a bug to report
+            with contextlib.suppress(OSError, AttributeError, ValueError):  # exit's flush: quiet
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _fail("standard output was closed before everything was printed (broken pipe)", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI
             if _signals.received():
                 _fail(_INTERRUPTED, 130)

@@ -24,7 +24,7 @@ def _end() -> None:
 
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, a broken pipe
             stream.flush()
     os._exit(_status[0])
 
