@@ -242,3 +242,22 @@ def test_a_full_disk_while_writing_a_pdf_is_an_output_error(tmp_path: Path) -> N
             save_figure(fig, tmp_path / f"f{n}", ["pdf"], 150)
         seen.add(type(info.value.__cause__).__name__)
     assert "AttributeError" in seen  # the case this test is about did happen
+
+
+def test_a_users_matplotlib_settings_change_no_figure_and_are_left_as_they_were(
+    frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # a matplotlibrc (or a notebook's rcParams) changed every PNG and PDF of a run: same config
+    # and data, other bytes, and a replay elsewhere that DIFFERS
+    import matplotlib
+
+    plain = write_static_maps(frame, synthetic_meta(), tmp_path / "plain", formats=("png", "pdf"),
+                              maps=("wave",))
+    mine = {"font.family": ["serif"], "lines.linewidth": 4.0, "patch.linewidth": 3.0,
+            "pdf.compression": 9, "savefig.facecolor": "yellow", "text.color": "red"}
+    with matplotlib.rc_context(mine):
+        styled = write_static_maps(frame, synthetic_meta(), tmp_path / "styled",
+                                   formats=("png", "pdf"), maps=("wave",))
+        assert all(matplotlib.rcParams[k] == v for k, v in mine.items())  # left as they were
+    for p, q in zip(plain, styled, strict=True):
+        assert p.read_bytes() == q.read_bytes(), p.name

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..columns import PER_HEAD, TOTAL
+from .figsave import house_style
 from .mapbase import MapMeta
 
 BAR = "#0072B2"  # Okabe-Ito blue: distinct under every common colour-vision deficiency
@@ -92,6 +93,7 @@ def draw_regions(regions: pd.DataFrame, meta: MapMeta):  # type: ignore[no-untyp
     return fig
 
 
+@house_style()
 def write_charts(
     regions: pd.DataFrame,
     deciles: pd.DataFrame,

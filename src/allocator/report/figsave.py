@@ -6,7 +6,8 @@ Used by the static maps (:mod:`allocator.report.static`), the briefing charts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,19 @@ class _BufferSink:
 
     def seek(self, *args: object) -> None:  # matplotlib takes an object with seek as a file
         raise OSError("not seekable")
+
+
+@contextmanager
+def house_style() -> Iterator[None]:
+    """Draw with matplotlib's own defaults, whatever a matplotlibrc or the caller's
+    ``rcParams`` say (a notebook's settings are restored on leaving): a figure's bytes depend
+    on the config and the data only, so a replay on another machine can match them. Also a
+    decorator."""
+    import matplotlib
+
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        yield
 
 
 def save_figure(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> list[Path]:

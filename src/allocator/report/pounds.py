@@ -24,6 +24,7 @@ import pandas as pd
 from ..columns import TOTAL, below_share_column, share_percent
 from ..rundir import atomic_run_dir
 from .caveats import LICENCE, plain_caveats
+from .figsave import house_style
 from .mapbase import MapMeta
 from .tables import provenance_line, write_csv
 
@@ -163,6 +164,7 @@ def _totals(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["stream"] == TOTAL].reset_index(drop=True)
 
 
+@house_style()
 def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path,
                 warning: str | None = None) -> list[Path]:
     """``chart_pounds_range.png``: each LA's P5-P95 range of its total, per head, by need

@@ -32,7 +32,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from ..errors import DataError  # noqa: E402
-from .figsave import PNG_COMPRESS_LEVEL, PNG_DPI, png_bytes, save_figure  # noqa: E402, F401
+from .figsave import (  # noqa: E402, F401
+    PNG_COMPRESS_LEVEL,
+    PNG_DPI,
+    house_style,
+    png_bytes,
+    save_figure,
+)
 
 # not from .map, which imports folium: the static figures need none of the web page
 from .mapbase import METRIC_CRS, NA_COLOR, MapMeta, validate_frame  # noqa: E402
@@ -278,6 +284,7 @@ def _draw(
     return fig
 
 
+@house_style()
 def write_static_maps(
     frame: gpd.GeoDataFrame,
     meta: MapMeta,
