@@ -184,3 +184,15 @@ def test_a_child_error_keeps_the_childs_traceback_as_a_note() -> None:
         pass
     notes = "".join(getattr(info.value, "__notes__", []))
     assert "In a forked process" in notes and "_fail" in notes
+
+
+@needs_fork
+def test_a_stand_in_error_keeps_where_the_child_failed() -> None:
+    from test_background import Unrebuildable
+
+    def draw_hexes() -> None:
+        raise Unrebuildable("hexes.gpkg: No such file or directory")
+
+    with pytest.raises(OutputError) as info, InBackground([draw_hexes]):
+        pass
+    assert "draw_hexes" in "".join(getattr(info.value, "__notes__", []))

@@ -66,7 +66,8 @@ def send_answer(conn: Connection, answer: Any, fallback: Callable[[], Any]) -> N
     An object that pickles but cannot be rebuilt (some C-extension exceptions once
     ``dask.distributed`` has installed tblib's pickling of exceptions; their ``args`` cannot be
     set) would fail in the receiver, so the round trip is tried here first; if it fails, or
-    ``answer`` does not pickle at all, ``fallback()`` is sent instead.
+    ``answer`` does not pickle at all, ``fallback()`` is sent instead, with the notes of the
+    exception it stands in for (where it was raised: :func:`keep_traceback`).
     """
     from multiprocessing.reduction import ForkingPickler
 
@@ -74,8 +75,22 @@ def send_answer(conn: Connection, answer: Any, fallback: Callable[[], Any]) -> N
         data = bytes(ForkingPickler.dumps(answer))
         ForkingPickler.loads(data)
     except Exception:  # noqa: BLE001  (any failure to pickle or rebuild)
-        data = bytes(ForkingPickler.dumps(fallback()))
+        stand_in = fallback()
+        old, new = _exception_in(answer), _exception_in(stand_in)
+        if old is not None and new is not None:
+            for note in getattr(old, "__notes__", ()):
+                new.add_note(str(note))
+        data = bytes(ForkingPickler.dumps(stand_in))
     conn.send_bytes(data)
+
+
+def _exception_in(answer: Any) -> BaseException | None:
+    """The exception an answer carries: itself, or the second item of ``(ok, value)``."""
+    if isinstance(answer, BaseException):
+        return answer
+    if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], BaseException):
+        return answer[1]
+    return None
 
 
 def receive_answer(conn: Connection, what: str) -> Any:
