@@ -70,7 +70,7 @@ def test_a_child_error_is_raised_in_the_parent_with_its_type(tmp_path: Path) -> 
 
 @needs_fork
 def test_a_killed_child_is_an_output_error() -> None:
-    with pytest.raises(OutputError, match="ended unexpectedly"), InBackground(
+    with pytest.raises(OutputError, match=r"ended unexpectedly \(exit code 3\)"), InBackground(
         [lambda: os._exit(3)]
     ):
         pass

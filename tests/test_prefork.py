@@ -106,6 +106,15 @@ def test_a_killed_drawer_is_an_output_error(tmp_path: Path) -> None:
         pass
 
 
+def test_a_drawer_killed_while_drawing_names_the_signal(tmp_path: Path) -> None:
+    fig, page = _inputs(tmp_path)
+    drawer = Drawer().start()
+    with pytest.raises(OutputError, match=r"the figure process ended unexpectedly \(killed by "
+                       r"SIGTERM\)"), drawer.drawing(fig, page):
+        os.kill(drawer.process_.pid, signal.SIGTERM)
+        pass
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_killed_run_takes_its_drawer_with_it() -> None:
     code = ("import time; from allocator.report.prefork import Drawer\n"

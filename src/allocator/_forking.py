@@ -94,7 +94,8 @@ def _exception_in(answer: Any) -> BaseException | None:
 
 
 def receive_answer(conn: Connection, what: str) -> Any:
-    """The answer :func:`send_answer` sent; :class:`EOFError` if the child ended without one.
+    """The answer :func:`send_answer` sent; :class:`EOFError` if the child ended without one
+    (or was killed with the pipe's other end).
 
     Raises
     ------
@@ -107,8 +108,27 @@ def receive_answer(conn: Connection, what: str) -> Any:
         return conn.recv()
     except EOFError:
         raise
+    except ConnectionResetError:  # a two-way pipe's child killed: the same as no answer
+        raise EOFError from None
     except Exception as exc:  # noqa: BLE001
         raise OutputError(f"{what} failed, and its error could not be read here: {exc!r}") from None
+
+
+def ended(what: str, exitcode: int | None) -> Exception:
+    """The error for a child that ended without an answer: how it ended, in words (a killed
+    helper is not a bug in allocator, and SIGKILL is most often the out-of-memory killer)."""
+    from .errors import OutputError
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        how = f"killed by {name}" + (": the machine may have run out of memory, or it was "
+                                     "killed by hand" if -exitcode == signal.SIGKILL else "")
+    else:
+        how = f"exit code {exitcode}"
+    return OutputError(f"{what} ended unexpectedly ({how})")
 
 
 def describe(exc: BaseException | None) -> str:
@@ -172,13 +192,18 @@ class ForkedCall:
     *args
         Passed to ``fn``.
 
+    what : str
+        Names the process in the error if it ends without an answer.
+
     Raises
     ------
-    RuntimeError
+    OutputError
         From :meth:`result`, if the child ended without an answer (killed).
     """
 
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], *args: Any, what: str = "a forked computation"
+                 ) -> None:
+        self.what = what
         ctx = multiprocessing.get_context("fork")
         receive, send = ctx.Pipe(duplex=False)
         self.process_ = ctx.Process(target=_call, args=(send, os.getpid(), fn, args), daemon=True,
@@ -191,11 +216,10 @@ class ForkedCall:
     def result(self) -> Any:
         """Wait for the call; return its value or raise its exception."""
         try:
-            ok, value = receive_answer(self._receive, "a forked computation")
+            ok, value = receive_answer(self._receive, self.what)
         except EOFError:
             self.process_.join()
-            raise RuntimeError(f"a forked computation ended without an answer (exit code "
-                               f"{self.process_.exitcode})") from None
+            raise ended(self.what, self.process_.exitcode) from None
         finally:
             self._receive.close()
         self.process_.join()

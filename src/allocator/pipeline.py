@@ -268,7 +268,8 @@ def run(
     # thread: `allocator run`), else in a daemon thread. Each reads only its own inputs, so the
     # results are the same as one after the other; an error or interrupt here does not wait
     # for them (and ends their process).
-    uncertainty = _beside(_uncertainty, config, frame, progress)
+    uncertainty = _beside(_uncertainty, config, frame, progress,
+                          what="the Monte Carlo process")
     try:
         _progress(progress, "solving the allocation")
         problem.solve()
@@ -308,7 +309,7 @@ def run(
 
 
 
-def _beside(fn: Any, *args: Any) -> Any:
+def _beside(fn: Any, *args: Any, what: str = "a forked computation") -> Any:
     """Start ``fn(*args)`` beside the caller: a forked process (its own core, no shared
     interpreter lock) when this process can fork and runs no other thread (forking a process
     with threads, as in a notebook kernel, can copy a lock another thread holds), else a daemon
@@ -319,7 +320,7 @@ def _beside(fn: Any, *args: Any) -> Any:
     from ._forking import ForkedCall, can_fork
 
     if can_fork() and threading.active_count() == 1:
-        return ForkedCall(fn, *args)
+        return ForkedCall(fn, *args, what=what)
     return BackgroundCall(fn, *args)
 
 

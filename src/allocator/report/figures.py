@@ -26,6 +26,7 @@ from .._forking import (
     child_end,
     child_start,
     describe,
+    ended,
     forking,
     keep_traceback,
     receive_answer,
@@ -205,7 +206,7 @@ def _wait(process: Any, receive: Connection) -> BaseException | None:
         receive.close()
     process.join()
     if error is None and process.exitcode != 0:
-        error = OutputError(f"a figure process ended unexpectedly (exit code {process.exitcode})")
+        error = ended("a figure process", process.exitcode)
     return error
 
 

@@ -31,6 +31,7 @@ from .._forking import (
     child_end,
     child_start,
     describe,
+    ended,
     forking,
     keep_traceback,
     receive_answer,
@@ -118,8 +119,8 @@ class Drawer:
         try:
             error = receive_answer(self._conn, "the figure process")
         except EOFError:
-            error = OutputError("the figure process ended unexpectedly "
-                                f"(exit code {self.process_.exitcode})")
+            self.process_.join()
+            error = ended("the figure process", self.process_.exitcode)
         self.stop()
         if error is not None:
             raise error
