@@ -152,3 +152,33 @@ def test_the_drawers_error_keeps_the_figure_process_traceback_once(tmp_path: Pat
     notes = getattr(info.value, "__notes__", [])
     assert len(notes) == 1 and "In a forked process" in notes[0]
     assert "write_figures" in notes[0]
+
+
+def test_an_interrupt_as_the_drawer_starts_does_not_hang_the_exit() -> None:
+    # SIGTERM held back during the fork is raised as start() leaves the fork block, before the
+    # drawer is returned: nothing stopped it, and the interpreter's exit waited for ever for a
+    # drawer that waited for ever for its inputs (tests/hostile/test_signals.py hung at 1.0 s)
+    code = """
+import contextlib, os, signal
+from allocator.report import prefork
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGTERM, interrupt)
+real = prefork.forking
+
+@contextlib.contextmanager
+def forking_then_a_signal():
+    with real():
+        yield
+        os.kill(os.getpid(), signal.SIGTERM)  # held back until the block ends
+
+prefork.forking = forking_then_a_signal
+try:
+    prefork.Drawer().start()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.stdout == "interrupted\n", run.stderr

@@ -19,6 +19,7 @@ as before.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,6 +96,10 @@ class Drawer:
             daemon=False, name="allocator-drawer")  # it forks the figure processes itself
         with forking():
             self.process_.start()
+            # registered before an interrupt held back by forking() can be raised: a drawer that
+            # nobody stops (the caller interrupted before it could) would keep the interpreter's
+            # exit waiting for it (it is not a daemon) while it waits for its inputs
+            multiprocessing.util.Finalize(None, _end, args=(self.process_,), exitpriority=10)
         send.close()
         self._conn = receive
         return self
@@ -134,6 +139,13 @@ class Drawer:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _end(process: Any) -> None:
+    """At the interpreter's exit (before it waits for its child processes): end ``process``."""
+    if process.is_alive():
+        process.terminate()
+    process.join()
 
 
 def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) -> None:
