@@ -99,17 +99,16 @@ def test_forked_call_answer_that_does_not_pickle_is_an_error() -> None:
 
 
 def test_the_pipeline_forks_only_without_other_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    from allocator import pipeline
-    from allocator._forking import ForkedCall, can_fork
+    from allocator._forking import ForkedCall, beside, can_fork
 
-    call = pipeline._beside(lambda: 1)
+    call = beside(lambda: 1)
     assert call.result() == 1
     assert isinstance(call, ForkedCall) == can_fork()
     release = threading.Event()
     other = threading.Thread(target=release.wait, daemon=True)  # as in a notebook kernel
     other.start()
     try:
-        call = pipeline._beside(lambda: 2)
+        call = beside(lambda: 2)
         assert isinstance(call, BackgroundCall) and call.result() == 2
     finally:
         release.set()

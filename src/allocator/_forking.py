@@ -249,3 +249,18 @@ def _call(send: Connection, parent: int, fn: Callable[..., Any], args: tuple[Any
     send_answer(send, answer, lambda: (False, stand_in))
     send.close()
     child_end()
+
+
+def beside(fn: Callable[..., Any], *args: Any, what: str = "a forked computation") -> Any:
+    """Start ``fn(*args)`` beside the caller: a :class:`ForkedCall` (its own core, no shared
+    interpreter lock) when this process can fork and runs no other thread (forking a process
+    with threads, as in a notebook kernel, can copy a lock another thread holds), else a
+    :class:`~allocator._background.BackgroundCall` (a daemon thread). Both have ``result()`` and
+    ``cancel()``."""
+    import threading
+
+    from ._background import BackgroundCall
+
+    if can_fork() and threading.active_count() == 1:
+        return ForkedCall(fn, *args, what=what)
+    return BackgroundCall(fn, *args)

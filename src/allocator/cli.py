@@ -13,20 +13,12 @@ from . import _signals
 if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "allocator":
     _signals.install()  # first thing: SIGINT/SIGTERM give exit 130 even while importing
 
-import contextlib  # noqa: E402
-import functools  # noqa: E402
-import os  # noqa: E402
-import traceback  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, TypeVar  # noqa: E402
 
 import click  # noqa: E402
 
 from . import __version__  # noqa: E402
-from .errors import AllocatorError  # noqa: E402
-
-F = TypeVar("F", bound=Callable[..., Any])
+from ._cliutil import AllocatorGroup, _flag, common_options, friendly  # noqa: E402
 
 _DATA_DIR_HELP = (
     "Folder holding the official source files (default: $ALLOCATOR_DATA_DIR, else ../shared/geodata "
@@ -36,97 +28,6 @@ _NO_CACHE_HELP = (
     "Build the areas table from the source files, ignoring geodata/cache (replay always does)."
 )
 
-
-def _fail(message: str, code: int) -> None:
-    # one paragraph, unwrapped: terminals wrap it, and scripts can grep it
-    click.echo(f"error: {' '.join(message.split())}", err=True)
-    sys.exit(code)
-
-
-def _flag(name: str) -> bool:
-    """``--debug`` / ``--quiet`` given anywhere on the line (group or subcommand)."""
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx is not None and ctx.find_root().meta.get(f"allocator.{name}"))
-
-
-def _remember(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        ctx.find_root().meta[f"allocator.{param.name}"] = True
-    return value
-
-
-def common_options(func: F) -> F:
-    """``--debug`` and ``--quiet``, accepted on the group and on every subcommand alike."""
-    func = click.option(
-        "--quiet", "-q", is_flag=True, expose_value=False, is_eager=True, callback=_remember,
-        help="No progress output (results and errors are still printed).",
-    )(func)
-    return click.option(
-        "--debug", is_flag=True, expose_value=False, is_eager=True, callback=_remember,
-        help="Show the full traceback on errors.",
-    )(func)
-
-
-class AllocatorGroup(click.Group):
-    """A click group whose own usage errors use the documented one-paragraph ``error:`` format."""
-
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        try:
-            rv = super().main(args, prog_name, complete_var, False, **extra)
-        except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "allocator"
-            message = exc.format_message().strip()
-            if not message.endswith((".", "?", "!")):
-                message += "."
-            _fail(f"{where}: {message} See '{where} --help'.", 2)
-        except click.ClickException as exc:
-            _fail(exc.format_message(), exc.exit_code)
-        except click.Abort:
-            _fail("interrupted; nothing was written (partial outputs were removed)", 130)
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
-_INTERRUPTED = "interrupted; nothing was written (partial outputs were removed)"
-
-
-def friendly(func: F) -> F:
-    """Turn library errors into one paragraph and a non-zero exit (traceback only with --debug)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = _flag("debug")
-        try:
-            with _signals.interruptible():
-                return func(*args, **kwargs)
-        except KeyboardInterrupt:
-            _fail(_INTERRUPTED, 130)
-        except AllocatorError as exc:
-            if debug:
-                traceback.print_exc()
-            if _signals.received():  # the signal's KeyboardInterrupt was swallowed on the way
-                _fail(_INTERRUPTED, 130)
-            _fail(str(exc), exc.exit_code)
-        except MemoryError:
-            _fail("ran out of memory", 1)
-        except BrokenPipeError:  # stdout's reader has gone (`| head`): not a bug to report
-            with contextlib.suppress(OSError, AttributeError, ValueError):  # exit's flush: quiet
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            _fail("standard output was closed before everything was printed (broken pipe)", 1)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI
-            if _signals.received():
-                _fail(_INTERRUPTED, 130)
-            if debug:
-                traceback.print_exc()
-            _fail(
-                f"unexpected internal error ({type(exc).__name__}: {exc}). This is a bug in "
-                "allocator; re-run with --debug for the traceback and report it.",
-                1,
-            )
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(cls=AllocatorGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -258,6 +258,7 @@ def run(
     -------
     RunResult
     """
+    from ._forking import beside
     from .index import index_table, strategy_checks
 
     s = set_up(config, data_dir, progress=progress, verify_hashes=verify_hashes, cache=cache)
@@ -268,8 +269,7 @@ def run(
     # thread: `allocator run`), else in a daemon thread. Each reads only its own inputs, so the
     # results are the same as one after the other; an error or interrupt here does not wait
     # for them (and ends their process).
-    uncertainty = _beside(_uncertainty, config, frame, progress,
-                          what="the Monte Carlo process")
+    uncertainty = beside(_uncertainty, config, frame, progress, what="the Monte Carlo process")
     try:
         _progress(progress, "solving the allocation")
         problem.solve()
@@ -307,21 +307,6 @@ def run(
         groupings=s.groupings,
     )
 
-
-
-def _beside(fn: Any, *args: Any, what: str = "a forked computation") -> Any:
-    """Start ``fn(*args)`` beside the caller: a forked process (its own core, no shared
-    interpreter lock) when this process can fork and runs no other thread (forking a process
-    with threads, as in a notebook kernel, can copy a lock another thread holds), else a daemon
-    thread. Both have ``result()``."""
-    import threading
-
-    from ._background import BackgroundCall
-    from ._forking import ForkedCall, can_fork
-
-    if can_fork() and threading.active_count() == 1:
-        return ForkedCall(fn, *args, what=what)
-    return BackgroundCall(fn, *args)
 
 
 def _uncertainty(config: RunConfig, frame: pd.DataFrame, progress: bool) -> tuple[Any, Any]:
