@@ -182,3 +182,19 @@ except KeyboardInterrupt:
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.stdout == "interrupted\n", run.stderr
+
+
+def test_allocator_run_leaves_no_drawer_behind_when_its_config_is_bad(tmp_path: Path) -> None:
+    # the drawer is forked before the config is read: a config that fails must still end it
+    import multiprocessing
+
+    from click.testing import CliRunner
+
+    from allocator.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nallocation: [unclosed\n", encoding="utf-8")
+    before = set(multiprocessing.active_children())
+    result = CliRunner().invoke(main, ["run", str(bad), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert set(multiprocessing.active_children()) - before == set()

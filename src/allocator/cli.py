@@ -50,20 +50,27 @@ def main() -> None:
 @friendly
 def run(config: Path, data_dir: Path | None, out: Path | None, no_cache: bool) -> None:
     """Run CONFIG end to end and write a new run directory."""
-    from .config import load_config
-    from .pipeline import output_parent
-    from .pipeline import run as run_pipeline
+    from ._forking import can_fork
     from .report.prefork import Drawer
-    from .rundir import check_writable
 
-    cfg = load_config(config)
-    parent = output_parent(cfg, out)
-    check_writable(parent)  # fail in a second, not after the whole run
-    progress = not _flag("quiet")
-    # forked before any thread starts: it imports the figure and map libraries on the other
-    # core while the pipeline runs here, then draws them while the tables are written
-    drawer = Drawer.for_output(cfg.output)
+    # forked first, before this process imports pandas and the rest (and before any thread
+    # starts): it imports the figure and map libraries on the other core while this one imports,
+    # loads and solves, then draws the figures while the tables are written. A config that
+    # draws nothing stops it at once.
+    drawer = Drawer().start() if can_fork() else None
     try:
+        from .config import load_config
+        from .pipeline import output_parent
+        from .pipeline import run as run_pipeline
+        from .rundir import check_writable
+
+        cfg = load_config(config)
+        parent = output_parent(cfg, out)
+        check_writable(parent)  # fail in a second, not after the whole run
+        progress = not _flag("quiet")
+        if drawer is not None and not (cfg.output.static_maps or cfg.output.map):
+            drawer.stop()
+            drawer = None
         result = run_pipeline(cfg, data_dir=data_dir, progress=progress,
                               cache=False if no_cache else None)
         run_dir = result.write(parent, progress=progress, drawer=drawer)

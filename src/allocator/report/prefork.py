@@ -2,9 +2,10 @@
 
 Importing matplotlib and folium (and compiling folium's page templates) costs about 0.7 s of
 CPU, and drawing the figures several seconds more; none of it needs anything but the run's
-final tables. ``allocator run`` therefore forks a :class:`Drawer` as soon as the libraries every
-run needs are imported: while the run loads its data, solves and draws its Monte Carlo on one
-core, the drawer imports the figure and map libraries on the other, then waits. When the run
+final tables. ``allocator run`` therefore forks a :class:`Drawer` first thing, before it imports
+pandas and the rest: while the run imports, loads its data, solves and draws its Monte Carlo,
+the drawer imports the figure and map libraries (with pandas and geopandas, which it needs too)
+on the other core, then waits. A config that draws nothing stops it at once. When the run
 directory is written, the drawer is sent the figures' and the map's inputs
 (:class:`~allocator.report.figures.FigureInputs`, data only), draws the figures in two processes
 forked from it (which inherit its imports) and writes ``map.html`` itself, while the run writes
