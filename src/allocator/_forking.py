@@ -191,7 +191,6 @@ class ForkedCall:
     fn : callable
     *args
         Passed to ``fn``.
-
     what : str
         Names the process in the error if it ends without an answer.
 
