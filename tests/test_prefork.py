@@ -198,3 +198,21 @@ def test_allocator_run_leaves_no_drawer_behind_when_its_config_is_bad(tmp_path: 
     result = CliRunner().invoke(main, ["run", str(bad), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert set(multiprocessing.active_children()) - before == set()
+
+
+def test_a_failed_preload_fails_only_what_needs_it(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # allocator run preloads matplotlib and folium before reading its config: a config that
+    # asks only for the map must not fail because matplotlib could not be loaded
+    def broken() -> None:
+        raise ImportError("matplotlib: libfreetype.so.6: cannot open shared object file")
+
+    monkeypatch.setattr(figures, "preload", broken)
+    fig, page = _inputs(tmp_path)
+    drawer = Drawer().start()
+    with drawer.drawing(None, page):
+        pass
+    assert (tmp_path / "map.html").is_file()
+    drawer = Drawer().start()
+    with pytest.raises(ImportError, match="libfreetype"), drawer.drawing(fig, None):
+        pass

@@ -154,20 +154,27 @@ def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) 
     from .figures import InBackground, figure_jobs, preload
 
     child_start(parent)
-    error: BaseException | None = None
-    try:
-        if static_maps:
+    # a failed preload matters only if the run asks for what it was for (``allocator run``
+    # preloads both before it has read its config)
+    failed: dict[str, BaseException] = {}
+    if static_maps:
+        try:
             preload()
-        if interactive:
+        except BaseException as exc:  # noqa: BLE001  (sent to the run if it asks for figures)
+            failed["figures"] = keep_traceback(exc)
+    if interactive:
+        try:
             from . import map as _map  # noqa: F401  (folium and its page templates)
-    except BaseException as exc:  # noqa: BLE001  (sent to the run when it asks)
-        error = keep_traceback(exc)
+        except BaseException as exc:  # noqa: BLE001  (sent to the run if it asks for the map)
+            failed["map"] = keep_traceback(exc)
     try:
         request = conn.recv()
     except (EOFError, OSError):  # the run ended without writing a run directory
         os._exit(0)
+    figures, page = request
+    error = (failed.get("figures") if figures is not None else None) or (
+        failed.get("map") if page is not None else None)
     if error is None:
-        figures, page = request
         try:
             with InBackground(figure_jobs(figures) if figures is not None else []):
                 if page is not None:
