@@ -165,11 +165,13 @@ def _cannot_rebuild(message: str) -> None:
 @needs_fork
 def test_forked_call_error_that_cannot_be_rebuilt_arrives_as_a_readable_error() -> None:
     from allocator._forking import ForkedCall
+    from allocator.errors import OutputError
 
     def fail() -> None:
         raise Unrebuildable("no such file: hexes.gpkg")
 
-    with pytest.raises(RuntimeError, match="Unrebuildable: no such file: hexes.gpkg"):
+    with pytest.raises(OutputError,
+                       match="a forked computation failed: Unrebuildable: no such file: hexes.gpkg"):
         ForkedCall(fail).result()
 
 

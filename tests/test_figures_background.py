@@ -171,7 +171,7 @@ def test_a_child_error_that_cannot_be_rebuilt_is_an_output_error_naming_it() -> 
     def fail() -> None:
         raise Unrebuildable("hexes.gpkg: No such file or directory")
 
-    with pytest.raises(OutputError, match="Unrebuildable: hexes.gpkg: No such file"), \
+    with pytest.raises(OutputError, match="a figure process failed: Unrebuildable: hexes.gpkg: No such file"), \
             InBackground([fail]):
         pass
 

@@ -131,9 +131,12 @@ def ended(what: str, exitcode: int | None) -> Exception:
     return OutputError(f"{what} ended unexpectedly ({how})")
 
 
-def describe(exc: BaseException | None) -> str:
-    """``"<type>: <message>"`` of an exception, for a stand-in that can always be sent."""
-    return f"{type(exc).__name__}: {exc}"
+def stand_in(what: str, exc: BaseException | None) -> Exception:
+    """What a child sends instead of an error that cannot be rebuilt on the other side
+    (:func:`send_answer`): its type and message, as an :class:`~allocator.errors.OutputError`."""
+    from .errors import OutputError
+
+    return OutputError(f"{what} failed: {type(exc).__name__}: {exc}")
 
 
 _NOTE = "In a forked process:\n"
@@ -205,8 +208,8 @@ class ForkedCall:
         self.what = what
         ctx = multiprocessing.get_context("fork")
         receive, send = ctx.Pipe(duplex=False)
-        self.process_ = ctx.Process(target=_call, args=(send, os.getpid(), fn, args), daemon=True,
-                                    name=f"allocator-{getattr(fn, '__name__', 'call')}")
+        self.process_ = ctx.Process(target=_call, args=(send, os.getpid(), what, fn, args),
+                                    daemon=True, name=f"allocator-{getattr(fn, '__name__', 'call')}")
         with forking():
             self.process_.start()
         send.close()
@@ -236,16 +239,17 @@ class ForkedCall:
         self._receive.close()
 
 
-def _call(send: Connection, parent: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _call(send: Connection, parent: int, what: str, fn: Callable[..., Any],
+          args: tuple[Any, ...]) -> None:
     child_start(parent)
     try:
         answer: tuple[bool, Any] = (True, fn(*args))
     except BaseException as exc:  # noqa: BLE001  (raised again by result())
         answer = (False, keep_traceback(exc))
     ok, value = answer
-    stand_in = RuntimeError(describe(value) if not ok else
-                            f"the answer of a forked computation cannot be sent ({type(value)})")
-    send_answer(send, answer, lambda: (False, stand_in))
+    instead = (stand_in(what, value) if not ok else
+               RuntimeError(f"the answer of {what} cannot be sent ({type(value)})"))
+    send_answer(send, answer, lambda: (False, instead))
     send.close()
     child_end()
 

@@ -13,29 +13,15 @@ every file is byte-identical to drawing in-process (tested). Where ``fork`` is n
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .._forking import (
-    can_fork,
-    child_end,
-    child_start,
-    describe,
-    ended,
-    forking,
-    keep_traceback,
-    receive_answer,
-    send_answer,
-)
-from ..errors import OutputError
+from .._forking import ForkedCall, can_fork
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
     from types import TracebackType
 
     import geopandas as gpd
@@ -138,7 +124,8 @@ def preload() -> None:
 
 
 class InBackground:
-    """Run each job in its own forked child process for the duration of a ``with`` block.
+    """Run each job in its own forked child process (:class:`allocator._forking.ForkedCall`)
+    for the duration of a ``with`` block.
 
     Parameters
     ----------
@@ -151,8 +138,8 @@ class InBackground:
         block ends.
 
     Leaving the block normally waits for every child and raises the first error, if any; leaving
-    it with an exception (or an interrupt) ends the children first, so nothing writes into a
-    folder that is being removed.
+    it with an exception (or an interrupt, also one while waiting) ends the children first, so
+    nothing writes into a folder that is being removed.
     """
 
     def __init__(self, jobs: Sequence[Job], *, parallel: bool = True) -> None:
@@ -160,17 +147,9 @@ class InBackground:
         self.parallel = parallel
 
     def __enter__(self) -> InBackground:
-        self.children_: list[tuple[Any, Connection]] = []
+        self.children_: list[ForkedCall] = []
         if self.parallel and can_fork():
-            ctx = multiprocessing.get_context("fork")
-            with forking():
-                for job in self.jobs:
-                    receive, send = ctx.Pipe(duplex=False)
-                    process = ctx.Process(target=_child, args=(job, send, os.getpid()),
-                                          daemon=True)
-                    process.start()
-                    send.close()
-                    self.children_.append((process, receive))
+            self.children_ = [ForkedCall(job, what="a figure process") for job in self.jobs]
         return self
 
     def __exit__(
@@ -184,40 +163,16 @@ class InBackground:
                 for job in self.jobs:
                     job()
             return
-        if exc_type is not None:
-            for process, receive in self.children_:
-                process.terminate()
-                process.join()
-                receive.close()
-            return
-        errors = [_wait(process, receive) for process, receive in self.children_]
-        error = next((e for e in errors if e is not None), None)
-        if error is not None:
-            raise error
-
-
-def _wait(process: Any, receive: Connection) -> BaseException | None:
-    """Wait for one child; its error (``None`` if it succeeded)."""
-    try:
-        error = receive_answer(receive, "a figure process")
-    except EOFError:  # ended without a word (killed)
-        error = None
-    finally:
-        receive.close()
-    process.join()
-    if error is None and process.exitcode != 0:
-        error = ended("a figure process", process.exitcode)
-    return error
-
-
-def _child(job: Job, send: Connection, parent: int) -> None:
-    """Body of a forked process: run ``job``, send ``None`` or its exception, end quietly."""
-    child_start(parent)
-    error: BaseException | None = None
-    try:
-        job()
-    except BaseException as exc:  # noqa: BLE001  (sent to the parent, which raises it)
-        error = keep_traceback(exc)
-    send_answer(send, error, lambda: OutputError(f"drawing the figures failed: {describe(error)}"))
-    send.close()
-    child_end()
+        errors: list[Exception] = []
+        try:
+            if exc_type is None:
+                for child in self.children_:
+                    try:
+                        child.result()
+                    except Exception as error:  # noqa: BLE001  (the first is raised below)
+                        errors.append(error)
+        finally:
+            for child in self.children_:
+                child.cancel()
+        if errors:
+            raise errors[0]

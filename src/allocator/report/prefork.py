@@ -32,12 +32,12 @@ from .._forking import (
     can_fork,
     child_end,
     child_start,
-    describe,
     ended,
     forking,
     keep_traceback,
     receive_answer,
     send_answer,
+    stand_in,
 )
 from ..errors import OutputError
 
@@ -183,6 +183,6 @@ def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) 
                     write_map(page.frame, page.meta, page.path, tiles=page.tiles)
         except BaseException as exc:  # noqa: BLE001
             error = keep_traceback(exc)
-    send_answer(conn, error, lambda: OutputError(f"drawing the figures failed: {describe(error)}"))
+    send_answer(conn, error, lambda: stand_in("drawing the figures", error))
     conn.close()
     child_end()
