@@ -81,7 +81,7 @@ from .sobol import (
     saltelli_ab,
     split_runs,
 )
-from .sobol_inputs import design_inputs, factor_inputs
+from .sobol_inputs import design_inputs
 
 FloatArray = NDArray[np.float64]
 
@@ -181,10 +181,6 @@ class WaveSensitivity:
             Factor(f"noise: {sp.name}", n, f"noise on {sp.name} ({n} LAs)") for sp in s.specs
         ]
         return factors
-
-    #: The uniforms -> inputs map, now :func:`allocator.montecarlo.sobol_inputs.factor_inputs`
-    #: (kept under its old name for callers elsewhere).
-    _inputs = staticmethod(factor_inputs)
 
     # ------------------------------------------------------------------ estimator API
     def fit(self, frame: pd.DataFrame) -> WaveSensitivity:

@@ -38,6 +38,8 @@ from .sketch import PoundsSketch, bin_edges
 QUANTILES = {"p05": 0.05, "p50": 0.5, "p95": 0.95}
 #: Failed draws listed by index (all are counted).
 MAX_LISTED = 20
+
+
 class PoundsUncertainty:
     """Monte Carlo distribution of every LA's whole pounds per stream and year.
 

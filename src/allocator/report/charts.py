@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..columns import PER_HEAD, TOTAL
-from .figsave import house_style
+from .figsave import PNG_DPI, house_style, save_figure
 from .mapbase import MapMeta
 
 BAR = "#0072B2"  # Okabe-Ito blue: distinct under every common colour-vision deficiency
@@ -103,15 +103,11 @@ def write_charts(
     *,
     wave_labels: Sequence[str] = (),
     formats: Sequence[str] = ("png", "pdf"),
-    dpi: int | None = None,
+    dpi: int = PNG_DPI,
     charts: Sequence[str] = CHARTS,
 ) -> list[Path]:
     """Write ``chart_per_head.*`` and ``chart_regions.*`` (those named in ``charts``); each
-    figure is drawn once and saved in every format; PNGs at ``dpi`` (default
-    :data:`allocator.report.static.PNG_DPI`)."""
-    from .figsave import PNG_DPI, save_figure
-
-    dpi = PNG_DPI if dpi is None else dpi
+    figure is drawn once and saved in every format; PNGs at ``dpi``."""
 
     unknown = [c for c in charts if c not in CHARTS]
     if unknown:

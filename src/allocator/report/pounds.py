@@ -170,7 +170,7 @@ def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path,
     """``chart_pounds_range.png``: each LA's P5-P95 range of its total, per head, by need
     (``warning``: printed above the plot, e.g. too few draws for P5 and P95)."""
     from .charts import BAR, _page
-    from .static import _save
+    from .figsave import PNG_DPI, save_figure
 
     tot = _totals(table)
     pop = tot["pop_all"].to_numpy(dtype=float)
@@ -189,7 +189,7 @@ def write_chart(table: pd.DataFrame, meta: MapMeta, out_dir: Path,
     ax.tick_params(labelsize=7.5)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=7.5, frameon=False)
-    return _save(fig, out_dir / CHART_NAME, ("png",), 150)
+    return save_figure(fig, out_dir / CHART_NAME, ("png",), PNG_DPI)
 
 
 def write_width_map(table: pd.DataFrame, info: RunInfo, path: Path, share: float = 0.9,

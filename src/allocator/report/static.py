@@ -32,13 +32,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from ..errors import DataError  # noqa: E402
-from .figsave import (  # noqa: E402, F401
-    PNG_COMPRESS_LEVEL,
-    PNG_DPI,
-    house_style,
-    png_bytes,
-    save_figure,
-)
+from .figsave import PNG_DPI, house_style, save_figure  # noqa: E402
 
 # not from .map, which imports folium: the static figures need none of the web page
 from .mapbase import METRIC_CRS, NA_COLOR, MapMeta, validate_frame  # noqa: E402
@@ -46,7 +40,6 @@ from .mapfmt import fmt_pounds  # noqa: E402
 from .scales import Scale, map_scales  # noqa: E402
 
 log = logging.getLogger(__name__)
-_save = save_figure  # the name other figures (allocator.report.pounds) import it by
 
 HEX_CODE_COLUMN = "cua-code"
 HEX_ATTRIBUTION = (
@@ -55,6 +48,8 @@ HEX_ATTRIBUTION = (
 )
 FORMATS = ("png", "pdf")
 MAPS = ("wave", "per_head")
+
+
 @dataclass
 class HexMatch:
     """Result of matching a frame to hex cartogram shapes.
