@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from ..pipeline import RunResult
     from .mapbase import MapMeta
 
 Job = Callable[[], object]
@@ -63,15 +62,6 @@ class FigureInputs:
     waves: pd.DataFrame
     wave_labels: list[str]
 
-    @classmethod
-    def from_result(cls, result: RunResult, frame: gpd.GeoDataFrame, meta: MapMeta,
-                    out_dir: Path, hex_path: Path | None) -> FigureInputs:
-        """The inputs of ``result``'s figures."""
-        from .frames import decile_rollup, region_rollup, wave_rollup
-
-        return cls(frame, meta, Path(out_dir), hex_path, region_rollup(result),
-                   decile_rollup(result), wave_rollup(result), list(result.config.waves.labels))
-
 
 def write_figures(
     inputs: FigureInputs,
@@ -105,8 +95,8 @@ def preload() -> None:
     geopandas' plotting) and look up the fonts, in this process.
 
     Called before the figure processes are forked, so that they inherit all of it instead of each
-    paying for it (~0.5 s CPU a process); the CLI calls it in a background thread while the
-    pipeline solves. Calling it again costs nothing.
+    paying for it (~0.5 s CPU a process); ``allocator run`` calls it in its drawer process
+    (:mod:`allocator.report.prefork`) while the pipeline runs. Calling it again costs nothing.
     """
     import matplotlib
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pandas as pd
 
@@ -74,6 +74,8 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
     mframe = result.map_frame()
 
     meta = _map_meta(result, pub) if out_cfg.map or out_cfg.static_maps else None
+    # the roll-ups the workbook, the summary and the charts all show, computed once
+    shown = Shown(region_rollup(result), decile_rollup(result), wave_rollup(result))
     with atomic_run_dir(parent, name) as (tmp, final):
         figures: AbstractContextManager[object] = nullcontext()
         inputs = page = None
@@ -83,7 +85,8 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             _progress(progress, "drawing the static maps and charts (PNG and PDF)")
             hex_path = _hex_path(result) if out_cfg.hex_cartogram else None
             assert meta is not None
-            inputs = FigureInputs.from_result(result, mframe, meta, tmp, hex_path)
+            inputs = FigureInputs(mframe, meta, tmp, hex_path, shown.regions, shown.deciles,
+                                  shown.waves, list(cfg.waves.labels))
         if out_cfg.map and drawer is not None:
             from .prefork import MapInputs
 
@@ -99,7 +102,7 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
             figures = InBackground(figure_jobs(inputs))
         with figures:  # drawn in other processes while the rest is written
             _progress(progress, "writing the tables (CSV, Excel, GeoPackage) and the model")
-            calibration = _write_tables(result, tmp, header, table, pub, mframe)
+            calibration = _write_tables(result, tmp, header, table, pub, mframe, shown)
             if out_cfg.map and page is None:
                 from .map import write_map
 
@@ -107,7 +110,7 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
                 _progress(progress, "writing the interactive map")
                 write_map(mframe, meta, tmp / "map.html", tiles=out_cfg.map_tiles)
             _progress(progress, "writing the summary")
-            _write_summary(result, tmp / "summary.md", pub, table, calibration)
+            _write_summary(result, tmp / "summary.md", pub, table, calibration, shown)
         _progress(progress, "writing the manifest")
         manifest = Manifest(
             config_name=cfg.name,
@@ -126,8 +129,17 @@ def write_run(result: RunResult, parent: Path, name: str, *, progress: bool = Fa
     return final[0]
 
 
+class Shown(NamedTuple):
+    """The roll-ups a run directory shows in several files (workbook, summary, charts)."""
+
+    regions: pd.DataFrame
+    deciles: pd.DataFrame
+    waves: pd.DataFrame
+
+
 def _write_summary(
-    result: RunResult, path: Path, pub: Publication, table: pd.DataFrame, calibration: pd.DataFrame
+    result: RunResult, path: Path, pub: Publication, table: pd.DataFrame,
+    calibration: pd.DataFrame, shown: Shown,
 ) -> None:
     """``summary.md``: the run in plain English."""
     cfg = result.config
@@ -155,8 +167,8 @@ def _write_summary(
         reconciliation=reconciliation(result),
         marginal=getattr(result.problem, "shadow_prices_", pd.DataFrame()),
         method=pub.method,
-        regions=region_rollup(result),
-        deciles=decile_rollup(result),
+        regions=shown.regions,
+        deciles=shown.deciles,
         rules=rule_lines(result.explain, _rules_present(cfg)),
         expected_wave1=next((int(s) for s in cfg.waves.sizes[:1] if s != "rest"), None),
     )
@@ -165,7 +177,7 @@ def _write_summary(
 
 def _write_tables(
     result: RunResult, tmp: Path, header: list[str], table: pd.DataFrame, pub: Publication,
-    mframe: gpd.GeoDataFrame,
+    mframe: gpd.GeoDataFrame, shown: Shown,
 ) -> pd.DataFrame:
     """The CSV tables, the workbook, the GeoPackage and the LP models; returns the calibration."""
     cfg = result.config
@@ -194,9 +206,9 @@ def _write_tables(
             pub,
             table,
             result.index,
-            regions=region_rollup(result),
-            deciles=decile_rollup(result),
-            waves=wave_rollup(result),
+            regions=shown.regions,
+            deciles=shown.deciles,
+            waves=shown.waves,
             wave_labels=list(cfg.waves.labels),
             extra=[(name, frame, published_money(result)) for name, frame in published_sheets(result, published)],
             rollups=rollups,
