@@ -154,15 +154,8 @@ def test_a_run_with_stderr_closed_completes_and_keeps_stdout_for_results(tmp_pat
     import subprocess
     import sys
 
-    import yaml
-
-    repo = Path(__file__).resolve().parents[1]
-    cfg = yaml.safe_load((repo / "configs" / "ssmtrg-2022-25.yaml").read_text())
-    cfg["uncertainty"].update(draws=50, sensitivity={"enabled": False})
-    cfg["output"] = {**cfg.get("output", {}), "static_maps": False, "map": False}
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     res = subprocess.run(
-        [sys.executable, "-m", "allocator.cli", "run", str(tmp_path / "c.yaml"), "--out",
+        [sys.executable, "-m", "allocator.cli", "run", str(_small_config(tmp_path)), "--out",
          str(tmp_path / "out")],
         stdout=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(2), timeout=300)
     assert res.returncode == 0, res.stdout
