@@ -216,3 +216,65 @@ def test_a_failed_preload_fails_only_what_needs_it(tmp_path: Path,
     drawer = Drawer().start()
     with pytest.raises(ImportError, match="libfreetype"), drawer.drawing(fig, None):
         pass
+
+
+def test_a_stopped_drawer_leaves_no_figure_process_writing(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the run is interrupted it stops the drawer, then removes its temporary folder: by
+    then no figure process the drawer forked may be alive to write into it (they used to die
+    only with the drawer, a moment after the run had gone on to remove the folder)."""
+    pids, out = tmp_path / "pids", tmp_path / "out"
+    pids.mkdir()
+    out.mkdir()
+
+    def scribble() -> None:
+        (pids / str(os.getpid())).touch()
+        for i in range(10**9):
+            (out / f"figure-{i % 20}.png").write_bytes(b"x")
+
+    monkeypatch.setattr(figures, "figure_jobs", lambda inputs: [scribble, scribble])
+    drawer = Drawer(static_maps=False, interactive=False).start()
+    with pytest.raises(KeyboardInterrupt), drawer.drawing("inputs", None):  # type: ignore[arg-type]
+        deadline = time.monotonic() + 30
+        while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+    assert len(list(pids.iterdir())) == 2
+    for pid in pids.iterdir():
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid.name), 0)
+
+
+def test_an_interrupt_while_waiting_for_the_drawer_ends_it(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run has written its own files and waits for the figures when the interrupt comes: the
+    drawer and its figure processes must be gone before the run removes the folder (they used
+    to go on drawing into it, and created it again)."""
+    pids, out = tmp_path / "pids", tmp_path / "out"
+    pids.mkdir()
+    out.mkdir()
+
+    def scribble() -> None:
+        (pids / str(os.getpid())).touch()
+        for i in range(10**9):
+            (out / f"figure-{i % 20}.png").write_bytes(b"x")
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(figures, "figure_jobs", lambda inputs: [scribble])
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    drawer = Drawer(static_maps=False, interactive=False).start()
+    try:
+        with pytest.raises(KeyboardInterrupt), drawer.drawing("inputs", None):  # type: ignore[arg-type]
+            deadline = time.monotonic() + 30
+            while not list(pids.iterdir()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            signal.setitimer(signal.ITIMER_REAL, 0.2)  # lands while drawing() waits
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not drawer.process_.is_alive()
+    [pid] = list(pids.iterdir())
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid.name), 0)

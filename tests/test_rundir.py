@@ -190,3 +190,37 @@ def test_other_os_errors_while_writing_are_not_relabelled(tmp_path: Path) -> Non
     with pytest.raises(FileNotFoundError), atomic_run_dir(tmp_path, "run"):
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", "x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_written_during_the_removal_is_removed_too(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A helper process that was killed a moment ago can still create a file while the folder
+    is being removed (the interrupted run then said "partial outputs were removed" and left a
+    hidden folder without a lock, which no sweep would ever remove)."""
+    import shutil
+
+    from allocator import rundir
+
+    real, late = shutil.rmtree, []
+
+    def rmtree_with_a_late_writer(path, ignore_errors=False):  # type: ignore[no-untyped-def]
+        real(path, ignore_errors=ignore_errors)
+        if not late:  # the late file lands after the removal's pass
+            late.append(Path(path) / "map_wave.png")
+            Path(path).mkdir()
+            late[0].write_bytes(b"x")
+
+    monkeypatch.setattr(rundir.shutil, "rmtree", rmtree_with_a_late_writer)
+    with pytest.raises(RuntimeError), atomic_run_dir(tmp_path, "run") as (tmp, _):
+        (tmp / "half.csv").write_text("code\n")
+        raise RuntimeError("boom")
+    assert late and list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_removed_keeps_its_lock_for_the_sweep(tmp_path: Path,
+                                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from allocator import rundir
+
+    monkeypatch.setattr(rundir.shutil, "rmtree", lambda path, ignore_errors=False: None)
+    with pytest.raises(RuntimeError), atomic_run_dir(tmp_path, "run") as (tmp, _):
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [tmp.name, tmp.name + LOCK_SUFFIX]

@@ -53,6 +53,27 @@ def child_start(parent: int) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
 
 
+def end_own_children_first() -> None:
+    """For a forked child that forks children of its own (the drawer): on SIGINT or SIGTERM,
+    kill its children and wait for them to end, then end by the signal itself.
+
+    :func:`die_with` ends them too, but only once this process has gone, a moment after its
+    parent has already seen it end and gone on (to remove the folder they write into). Its
+    children are forked with interrupts held back (:func:`forking`), so each one is known to
+    ``multiprocessing`` by the time the handler can run.
+    """
+    def _end(signum: int, _frame: Any) -> None:
+        for child in multiprocessing.active_children():
+            child.kill()
+            child.join()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        os._exit(128 + signum)  # pragma: no cover - the signal has ended the process
+
+    for sig in _INTERRUPTS:
+        signal.signal(sig, _end)
+
+
 def child_end() -> None:
     """Last step of a forked child: flush, then end without the parent's exit handlers."""
     for stream in (sys.stdout, sys.stderr):

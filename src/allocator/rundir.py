@@ -101,11 +101,22 @@ def make_locked_dir(parent: Path, prefix: str) -> Path:
     return tmp
 
 
-def remove_locked_dir(tmp: Path) -> None:
-    """Remove a temporary folder (if still there), then its lock."""
-    if tmp.exists():
+def remove_locked_dir(tmp: Path, *, tries: int = 10) -> None:
+    """Remove a temporary folder (if still there), then its lock.
+
+    A helper process killed a moment ago (a drawer's figure process, ended by the kernel once
+    the drawer was killed) can still create a file while the folder is removed; the removal is
+    then tried again, a few times, 20 ms apart. A folder that cannot be removed keeps its lock
+    and is left for a later run's sweep.
+    """
+    for attempt in range(tries):
+        if not tmp.exists():
+            break
+        if attempt:
+            time.sleep(0.02)
         shutil.rmtree(tmp, ignore_errors=True)
-    tmp.with_name(tmp.name + LOCK_SUFFIX).unlink(missing_ok=True)
+    if not tmp.exists():  # (without its lock, a left folder would never be swept)
+        tmp.with_name(tmp.name + LOCK_SUFFIX).unlink(missing_ok=True)
 
 
 def abandoned(lock: Path) -> bool:

@@ -32,6 +32,7 @@ from .._forking import (
     can_fork,
     child_end,
     child_start,
+    end_own_children_first,
     ended,
     forking,
     keep_traceback,
@@ -108,8 +109,9 @@ class Drawer:
     @contextmanager
     def drawing(self, figures: FigureInputs | None, page: MapInputs | None) -> Iterator[None]:
         """Send the inputs; leaving the block waits for every file and raises the drawer's
-        error, if any. Leaving it with an exception ends the drawer first, so nothing writes
-        into a folder that is being removed."""
+        error, if any. Leaving it with an exception, or an interrupt while it waits, ends the
+        drawer and its figure processes first, so nothing writes into a folder that is being
+        removed."""
         if self._conn is None:
             raise RuntimeError("Drawer.drawing() needs start() first")
         try:
@@ -119,15 +121,13 @@ class Drawer:
             raise OutputError(f"the figure process ended unexpectedly ({exc})") from None
         try:
             yield
-        except BaseException:
+            try:  # (an interrupt while waiting here must end the drawer too)
+                error = receive_answer(self._conn, "the figure process")
+            except EOFError:
+                self.process_.join()
+                error = ended("the figure process", self.process_.exitcode)
+        finally:
             self.stop()
-            raise
-        try:
-            error = receive_answer(self._conn, "the figure process")
-        except EOFError:
-            self.process_.join()
-            error = ended("the figure process", self.process_.exitcode)
-        self.stop()
         if error is not None:
             raise error
 
@@ -154,6 +154,7 @@ def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) 
     from .figures import InBackground, figure_jobs, preload
 
     child_start(parent)
+    end_own_children_first()
     # a failed preload matters only if the run asks for what it was for (``allocator run``
     # preloads both before it has read its config)
     failed: dict[str, BaseException] = {}
