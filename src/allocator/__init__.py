@@ -20,7 +20,7 @@ import sys as _sys
 if _sys.argv and _sys.argv[0].rsplit("/", 1)[-1] == "allocator":  # the command line, only
     from . import _signals
 
-    _signals.install()  # as early as possible: SIGINT/SIGTERM give exit 130 while importing
+    _signals.install()  # as early as possible: SIGINT/SIGTERM/SIGHUP give exit 130 while importing
 
 import importlib  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402

@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ._signals import SIGNALS as _INTERRUPTS
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 _PR_SET_PDEATHSIG = 1
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
 def can_fork() -> bool:
@@ -48,13 +49,14 @@ def child_start(parent: int) -> None:
     handles them and cleans up)."""
     die_with(parent)
     for sig in _INTERRUPTS:
-        signal.signal(sig, signal.SIG_DFL)
+        if signal.getsignal(sig) != signal.SIG_IGN:  # ignored by the run (nohup): by us too
+            signal.signal(sig, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):  # blocked by forking() in the parent
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
 
 
 def end_own_children_first() -> None:
-    """For a forked child that forks children of its own (the drawer): on SIGINT or SIGTERM,
+    """For a forked child that forks children of its own (the drawer): on SIGINT, SIGTERM or SIGHUP,
     kill its children and wait for them to end, then end by the signal itself.
 
     :func:`die_with` ends them too, but only once this process has gone, a moment after its
@@ -71,7 +73,8 @@ def end_own_children_first() -> None:
         os._exit(128 + signum)  # pragma: no cover - the signal has ended the process
 
     for sig in _INTERRUPTS:
-        signal.signal(sig, _end)
+        if signal.getsignal(sig) != signal.SIG_IGN:
+            signal.signal(sig, _end)
 
 
 def child_end() -> None:
@@ -181,7 +184,7 @@ def keep_traceback(exc: BaseException) -> BaseException:
 def forking() -> Iterator[None]:
     """Fork inside this block.
 
-    - SIGINT and SIGTERM are held back (blocked) until it ends: an interrupt that arrived while
+    - SIGINT, SIGTERM and SIGHUP are held back (blocked) until it ends: an interrupt that arrived while
       ``fork`` runs its at-fork handlers would be raised inside one of them, where Python prints
       it as an ignored exception with a traceback and drops it. Held back, it is raised just
       after, in the caller's own code. A child starts with them blocked too, and

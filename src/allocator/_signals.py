@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM give exit 130 and one ``error:`` line at any moment of a command.
+"""SIGINT, SIGTERM and SIGHUP give exit 130 and one ``error:`` line at any moment of a command.
 
 :func:`install` is called first thing by the command line (before click or any heavy library is
 imported). Outside a command's body (while importing, parsing arguments, or printing at the end)
@@ -43,11 +43,22 @@ def _handler(signum: int, frame: object) -> None:
         os._exit(130)
 
 
+#: The signals handled: Ctrl-C, a polite kill, and the terminal closing (where there is one).
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                if hasattr(signal, name))
+
+
 def install() -> None:
-    """Handle SIGINT and SIGTERM as described in the module docstring (main thread only)."""
+    """Handle :data:`SIGNALS` as described in the module docstring (main thread only).
+
+    A signal the process was started with ignored stays ignored, as Python leaves it: a run
+    started with ``nohup`` (SIGHUP ignored), or in the background by a shell without job
+    control (SIGINT ignored), goes on when the terminal closes or Ctrl-C is pressed there.
+    """
     with contextlib.suppress(ValueError):  # not the main thread: leave the defaults
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, _handler)
+        for sig in SIGNALS:
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                signal.signal(sig, _handler)
 
 
 @contextlib.contextmanager

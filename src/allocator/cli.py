@@ -11,7 +11,7 @@ import sys
 from . import _signals
 
 if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "allocator":
-    _signals.install()  # first thing: SIGINT/SIGTERM give exit 130 even while importing
+    _signals.install()  # first thing: SIGINT/SIGTERM/SIGHUP give exit 130 even while importing
 
 from pathlib import Path  # noqa: E402
 

@@ -138,3 +138,46 @@ def test_sigkill_during_replay_leaves_a_locked_folder_that_a_later_replay_sweeps
     again.communicate(timeout=120)
     assert again.returncode == 2
     assert list(tmpdir.iterdir()) == []
+
+
+def _after_start(proc: subprocess.Popen, delay: float) -> None:
+    end = time.monotonic() + 60
+    while not _catches(proc.pid, signal.SIGTERM) and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.002)
+    time.sleep(delay)
+    assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before the signal"
+
+
+def test_the_terminal_closing_is_an_interrupt_too(tmp_path: Path):
+    """SIGHUP (the terminal or the SSH session closed) cleans up like Ctrl-C; it used to end the
+    run at once and leave its hidden temporary folder for a later run to sweep."""
+    out = tmp_path / "out"
+    proc = _start(tmp_path, "run", write_config(tmp_path / "c.yaml", fast=False),
+                  "--data-dir", DATA_DIR, "--out", out)
+    _after_start(proc, 1.5)
+    proc.send_signal(signal.SIGHUP)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert MESSAGE in stderr and "Traceback" not in stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_run_started_with_nohup_goes_on_when_the_terminal_closes(tmp_path: Path):
+    """A signal ignored when the run starts (``nohup``: SIGHUP) stays ignored, by the run and by
+    every process it forks (the figures are drawn by one)."""
+    out = tmp_path / "out"
+    exe = Path(sys.executable).with_name("allocator")
+    args = ["run", write_config(tmp_path / "c.yaml", fast=False), "--data-dir", DATA_DIR,
+            "--out", out]
+    argv = [str(exe), *map(str, args)] if exe.is_file() else cli_args(*args)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(None), cwd=REPO_ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    _after_start(proc, 0.5)
+    for _ in range(4):  # while it imports, computes, and draws
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    [run] = list(out.iterdir())
+    assert (run / "manifest.json").is_file() and (run / "map_wave.png").is_file()
