@@ -436,3 +436,14 @@ def test_the_caveat_names_the_order_statistics_numpy_reports(n: int) -> None:
 
     assert f"p05 is the {nth(int(lo), 'smallest')} and p95 the {nth(n - int(hi) + 1, 'largest')}" \
         " amount" in text
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-5"])
+def test_a_scheduler_port_out_of_range_is_named_as_such(port: str) -> None:
+    # it was reported as "the connection was refused" (99999, 0) or "the host name is not
+    # known" (-5)
+    from allocator.errors import ConfigError
+    from allocator.pounds.parallel import check_scheduler
+
+    with pytest.raises(ConfigError, match=rf"{port} is not a port number \(1 to 65535\)"):
+        check_scheduler(f"tcp://127.0.0.1:{port}", timeout=1)

@@ -96,6 +96,22 @@ def test_bad_hex_layer_is_a_data_error(frame: gpd.GeoDataFrame, tmp_path: Path) 
         write_static_maps(frame, synthetic_meta(), tmp_path, formats=("gif",))
 
 
+def test_a_file_that_is_not_a_geopackage_is_named_without_gdals_driver_advice(
+        frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    # GDAL adds "It might help to specify the correct driver explicitly by prefixing the file
+    # path with '<DRIVER>:', e.g. 'CSV:path'", which no allocator user can act on
+    from allocator.data.readers import read_boundaries
+
+    junk = tmp_path / "hexes.gpkg"
+    junk.write_text("not a GeoPackage\n")
+    for read in (lambda: match_hexes(frame, junk), lambda: read_boundaries(junk)):
+        with pytest.raises(DataError, match="not recognized as being in a supported file format"
+                           ) as info:
+            read()
+        assert "hexes.gpkg" in str(info.value)
+        assert "driver" not in str(info.value) and "CSV:" not in str(info.value)
+
+
 def _zlib_level_of(png: Path) -> int:
     """FLEVEL of the zlib stream in the first IDAT chunk (0 = fastest ... 2 = default)."""
     data = png.read_bytes()

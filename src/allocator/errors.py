@@ -21,6 +21,20 @@ def excerpt(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: GDAL's advice, appended to "not recognized as being in a supported file format", to prefix
+#: the path with a driver name ("e.g. 'CSV:path'"): it names a format the file is not meant to
+#: be, and is not something a user of allocator can pass.
+_GDAL_DRIVER_HINT = "; It might help to specify the correct driver explicitly"
+
+
+def library_message(exc: BaseException) -> str:
+    """``exc``'s message for an error about an input file, without advice from the library
+    that does not apply (GDAL's driver prefix)."""
+    text = str(exc)
+    cut = text.find(_GDAL_DRIVER_HINT)
+    return (text[:cut].rstrip(" .;") if cut >= 0 else text) or type(exc).__name__
+
+
 def _codes(codes: Iterable[object], limit: int = 20) -> str:
     items = [excerpt(c, 80) for c in codes]
     shown = ", ".join(items[:limit])

@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, library_message
 from ..safe_files import excerpt
 
 #: English upper-tier LA code prefixes: unitary, metropolitan district, London borough, county.
@@ -104,7 +104,7 @@ def read_boundaries(path: Path) -> gpd.GeoDataFrame:
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises its own error types
-        raise DataError(f"cannot be read as a vector file: {exc}", file=path) from exc
+        raise DataError(f"cannot be read as a vector file: {library_message(exc)}", file=path) from exc
     require_columns(gdf, ["utla21_code", "utla21_name"], path)
     gdf = gdf.rename(columns={"utla21_code": "code", "utla21_name": "name"})
     gdf["code"] = clean_text(gdf["code"])
@@ -377,7 +377,7 @@ def read_topojson_utla(path: Path, year: int) -> gpd.GeoDataFrame:
     try:
         gdf = gpd.read_file(path, layer="utla")
     except Exception as exc:  # pyogrio raises its own error types
-        raise DataError(f"cannot read layer 'utla': {exc}", file=path) from exc
+        raise DataError(f"cannot read layer 'utla': {library_message(exc)}", file=path) from exc
     require_columns(gdf, ["areacd", "areanm"], path)
     start = pd.to_numeric(gdf.get("start"), errors="coerce") if "start" in gdf else None
     end = pd.to_numeric(gdf.get("end"), errors="coerce") if "end" in gdf else None

@@ -263,6 +263,9 @@ def check_scheduler(address: str, timeout: float = PROBE_TIMEOUT) -> None:
         return  # the caller says how to install Dask
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: not an address like tcp://host:8786 ({exc})") from None
+    if not 0 < int(port) < 65536:
+        raise ConfigError(f"{where}: {port} is not a port number (1 to 65535); an address is "
+                          "like tcp://host:8786") from None
     try:
         with socket.create_connection((host, port), timeout=timeout):
             pass

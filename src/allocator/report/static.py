@@ -31,7 +31,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ..errors import DataError  # noqa: E402
+from ..errors import DataError, library_message  # noqa: E402
 from .figsave import PNG_DPI, house_style, save_figure  # noqa: E402
 
 # not from .map, which imports folium: the static figures need none of the web page
@@ -76,7 +76,7 @@ def _pick_hex_layer(path: Path, layer: str | None) -> str:
     try:
         names = [str(n) for n, _ in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises its own DataSourceError types
-        raise DataError(f"cannot read hex cartogram: {exc}", file=path) from exc
+        raise DataError(f"cannot read hex cartogram: {library_message(exc)}", file=path) from exc
     if layer is not None:
         if layer not in names:
             raise DataError(f"no layer {layer!r}; layers are {', '.join(names)}", file=path)
