@@ -44,12 +44,22 @@ def die_with(parent: int) -> None:
         os._exit(1)
 
 
+def _keeps_ignored(sig: int) -> bool:
+    """Whether a forked child keeps ``sig`` ignored because the run ignores it (``nohup``).
+
+    Never SIGTERM: it is how the run stops its helpers (``Process.terminate``, ``Pool.terminate``),
+    and a helper that ignored it could not be stopped: the run waited for it for ever (a run
+    started with SIGTERM ignored hung on its first error, or when its config drew nothing).
+    """
+    return sig != signal.SIGTERM and signal.getsignal(sig) == signal.SIG_IGN
+
+
 def child_start(parent: int) -> None:
     """First steps of a forked child: die with ``parent``, leave interrupts to it (the parent
     handles them and cleans up)."""
     die_with(parent)
     for sig in _INTERRUPTS:
-        if signal.getsignal(sig) != signal.SIG_IGN:  # ignored by the run (nohup): by us too
+        if not _keeps_ignored(sig):  # ignored by the run (nohup): by us too
             signal.signal(sig, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):  # blocked by forking() in the parent
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
@@ -73,7 +83,7 @@ def end_own_children_first() -> None:
         os._exit(128 + signum)  # pragma: no cover - the signal has ended the process
 
     for sig in _INTERRUPTS:
-        if signal.getsignal(sig) != signal.SIG_IGN:
+        if not _keeps_ignored(sig):
             signal.signal(sig, _end)
 
 

@@ -171,7 +171,11 @@ def check_writable(parent: Path) -> None:
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so cleanup runs when a run is killed politely."""
+    """Turn SIGTERM into KeyboardInterrupt so cleanup runs when a run is killed politely (a
+    process started with SIGTERM ignored keeps ignoring it, as :mod:`allocator._signals` does)."""
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        yield
+        return
     try:
         previous = signal.getsignal(signal.SIGTERM)
 

@@ -158,6 +158,9 @@ def _broken(ctx: DrawContext, outcome: Any) -> Any:
 
 def _init_pool_worker(spec: WorkSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller handles Ctrl-C and terminates us
+    # with SIGTERM (Pool.terminate), even when the run was started with it ignored (then so was
+    # the fork server): a worker that ignored it was waited for, for ever
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     global _SPEC
     _SPEC = spec
     context(spec)
