@@ -124,6 +124,23 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph between the package's subpackages and top-level modules (``allocator.x``
+    stands for everything under it; the top package's ``__init__``, which re-exports the API, is
+    left out). A cycle here is a cycle between subpackages, e.g. ``config`` needing ``report``
+    while ``report`` needs ``config``, even when no two modules import each other."""
+    def unit(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    out: dict[str, set[str]] = {}
+    for module, deps in graph.items():
+        if "." not in module:
+            continue
+        out.setdefault(unit(module), set()).update(
+            unit(d) for d in deps if "." in d and unit(d) != unit(module))
+    return out
+
+
 def layer_violations(graph: dict[str, set[str]], layers: list[str]) -> list[str]:
     """Imports from a layer to a later one (data must flow one way)."""
 
@@ -157,6 +174,11 @@ def test_no_import_cycles_in_the_package() -> None:
     assert not cycles, f"import cycles: {cycles}"
 
 
+def test_no_import_cycles_between_subpackages() -> None:
+    cycles = import_cycles(package_graph(import_graph(SRC)))
+    assert not cycles, f"import cycles between subpackages: {cycles}"
+
+
 def test_data_flows_one_way() -> None:
     bad = layer_violations(import_graph(SRC), LAYERS)
     assert not bad, "imports against the data flow: " + "; ".join(bad)
@@ -181,6 +203,7 @@ def test_cycle_check_finds_deferred_and_package_level_cycles(tmp_path: Path) -> 
         ["allocator.index", "allocator.index.mc", "allocator.waves"]
     ]
     assert "allocator.waves" not in graph["allocator.report"]  # type-only imports never run
+    assert import_cycles(package_graph(graph)) == [["allocator.index", "allocator.waves"]]
     assert layer_violations(graph, ["allocator.index", "allocator.waves"]) == [
         "allocator.index.mc -> allocator.waves"
     ]
@@ -197,6 +220,7 @@ def test_cycle_check_passes_an_acyclic_package(tmp_path: Path) -> None:
     assert graph["allocator.a"] == {"allocator.b"}
     assert graph["allocator.b"] == {"allocator.c"}
     assert import_cycles(graph) == []
+    assert import_cycles(package_graph(graph)) == []
 
 
 # ---------------------------------------------------------------------- heavy imports

@@ -368,8 +368,14 @@ def test_amending_an_edited_parent_is_refused(chain: list[Path], tmp_path: Path)
     a3 = write_amendment(tmp_path / "a3.yaml", copy[1], [CLAW_BACK], years=["2023-24"])
     code, out = cli("amend", str(copy[1]), str(a3), "--out", str(tmp_path / "out"))
     assert code == 2 and "Traceback" not in out, out
-    assert f"version 2 ({copy[1].name}): allocation.csv was changed after" in out, out
+    assert (f"{copy[1].name}/allocation.csv: not the file `allocator amend` (version 2) wrote"
+            in out), out
+    assert "edited after this version was written" in out, out
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    # nor does diff report the edited version's pounds as published (it did, silently)
+    code, out = cli("diff", str(copy[0]), str(copy[1]))
+    assert code == 2 and "Traceback" not in out, out
+    assert f"{copy[1].name}/allocation.csv: not the file `allocator amend` (version 2)" in out, out
 
 
 def test_history_names_a_parent_manifest_edited_afterwards(chain: list[Path],

@@ -64,7 +64,7 @@ def make_parent(tmp: Path, cfg) -> Path:  # type: ignore[no-untyped-def]
     from allocator.allocate import AllocationProblem
     from allocator.ledger.solve import recompute_totals
     from allocator.ledger.write import write_commented_csv
-    from allocator.provenance import Manifest
+    from allocator.provenance import Manifest, hash_tree
 
     run = tmp / "v1"
     run.mkdir(parents=True)
@@ -76,7 +76,7 @@ def make_parent(tmp: Path, cfg) -> Path:  # type: ignore[no-untyped-def]
                                                         "Source: SYNTHETIC four LAs (invented)"])
     (run / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
     manifest = Manifest(config_name=cfg.name, config_hash=cfg.hash(), run_hash="ab" * 32,
-                        seed=None, inputs={}, outputs={}, versions={}, solver={},
+                        seed=None, inputs={}, outputs=hash_tree(run), versions={}, solver={},
                         config=cfg.canonical())
     (run / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     return run

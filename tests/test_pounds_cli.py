@@ -194,7 +194,8 @@ def test_an_edited_allocation_csv_is_named_as_edited(run_dir: Path, tmp_path: Pa
     res = cli("uncertainty", str(copy), "--sobol-samples", "0")
     assert res.returncode == 2
     assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
-    assert "allocation.csv is not the file the run wrote" in res.stderr
+    assert "allocation.csv: not the file the run wrote" in res.stderr
+    assert "edited after the run" in res.stderr and "allocator replay" in res.stderr
     assert "engine changed" not in res.stderr
 
 

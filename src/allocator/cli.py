@@ -148,6 +148,15 @@ def history(run_dir: Path) -> None:
     click.echo(chain_history(run_dir).to_text())
 
 
+def _say_unchecked(*run_dirs: Path) -> None:
+    """A note on stderr for each RUN without a manifest.json: its files were read unchecked."""
+    from .runtable import unchecked_note
+
+    for run_dir in run_dirs:
+        if note := unchecked_note(run_dir):
+            click.echo(note, err=True)
+
+
 @main.command()
 @click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -159,6 +168,7 @@ def diff(run_a: Path, run_b: Path, top: int) -> None:
     from .replay import diff_runs
 
     click.echo(diff_runs(run_a, run_b).to_text(top=top))
+    _say_unchecked(run_a, run_b)
 
 
 @main.command()
@@ -174,6 +184,7 @@ def explain(run_dir: Path, la: str) -> None:
     from .replay import explain_la
 
     click.echo(explain_la(run_dir, la))
+    _say_unchecked(run_dir)
 
 
 @main.command()
@@ -185,11 +196,13 @@ def calibrate(run_dir: Path) -> None:
 
     Each statement, the value the engine reads it as, the run's value and a verdict.
     """
-    from .report.calibrate import calibrate_run, deciles_for_run, to_text
+    from .report.calibrate import to_text
+    from .runreport import calibrate_run, deciles_for_run
 
     click.echo(to_text(calibrate_run(run_dir)))
     click.echo("\npounds per head by need decile (1 = highest need):")
     click.echo(deciles_for_run(run_dir).to_string(index=False))
+    _say_unchecked(run_dir)
 
 
 @main.command()
@@ -201,9 +214,10 @@ def calibrate(run_dir: Path) -> None:
 def rollup(run_dir: Path, lookup: Path | None, out: Path | None) -> None:
     """Totals and pounds per head of RUN by region, or by the groups of a --lookup file."""
     from .errors import OutputError
-    from .report.rollup import rollup_run
+    from .runreport import rollup_run
 
     table = rollup_run(run_dir, lookup)
+    _say_unchecked(run_dir)
     if out is None:
         click.echo(table.to_string(index=False))
         return

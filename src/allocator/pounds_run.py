@@ -42,7 +42,8 @@ def pounds_uncertainty(
     Raises
     ------
     DataError
-        ``run_dir`` is not a run directory, or is an amended version.
+        ``run_dir`` is not a run directory, or is an amended version, or a file it reads
+        (``allocation.csv``, the config, ``allocation.gpkg``) is not the one the run wrote.
     OutputError
         ``out`` is inside ``run_dir`` or cannot be written.
     ConfigError
@@ -60,8 +61,8 @@ def pounds_uncertainty(
     from .report.pounds import RunInfo, write_pounds_dir
     from .report.publication import short_sources
     from .rundir import check_writable
+    from .runtable import check_run_files, header_values
     from .runtable import header_lines as _header_lines
-    from .runtable import header_values
 
     run_dir = Path(run_dir).resolve()  # `allocator uncertainty .` inside it: beside it, named
     for name in (MANIFEST_NAME, "allocation.csv"):
@@ -81,11 +82,8 @@ def pounds_uncertainty(
                         "changes are not made by the config, so no draw can reproduce them: run "
                         f"`allocator uncertainty` on the run it was made from ({origin})",
                         file=run_dir / MANIFEST_NAME)
-    recorded = manifest.outputs.get("allocation.csv")
-    if recorded and sha256_file(run_dir / "allocation.csv") != recorded:
-        raise DataError(f"{run_dir / 'allocation.csv'} is not the file the run wrote (its SHA-256 "
-                        "differs from the one in manifest.json): it was edited after the run; "
-                        "restore it or re-run the config", file=run_dir / "allocation.csv")
+    check_run_files(run_dir, ("allocation.csv", manifest.config_file, "allocation.gpkg"),
+                    manifest=manifest)
     cfg = config_from_dict(read_config_document(run_dir / manifest.config_file),
                            source=str(run_dir))
     sec = cfg.pounds_uncertainty or PoundsUncertaintyConfig()

@@ -18,7 +18,7 @@ from .audit import replay as replay_run_only
 from .columns import MONEY_PATTERN
 from .errors import DataError
 from .provenance import MANIFEST_NAME, Manifest
-from .runtable import find_la, header_values, read_table
+from .runtable import check_run_files, find_la, header_values, read_table
 from .runtable import header_lines as _header_lines
 
 
@@ -156,12 +156,18 @@ def _check_run_dir(path: Path) -> Path:
 
 
 def diff_runs(run_a: str | Path, run_b: str | Path) -> RunDiff:
-    """Compare two run directories: pounds per LA, totals by stream and year, wave moves."""
+    """Compare two run directories: pounds per LA, totals by stream and year, wave moves.
+
+    Each run's ``allocation.csv`` is checked against its ``manifest.json``
+    (:func:`~allocator.runtable.check_run_files`; a folder without one is read unchecked).
+    """
     from .columns import TOTAL, split_money_columns
 
     a_dir, b_dir = _check_run_dir(Path(run_a)), _check_run_dir(Path(run_b))
     a, b = (read_table(d / "allocation.csv", required=("code", "name", "wave", TOTAL),
                        integers=("wave", TOTAL, MONEY_PATTERN)) for d in (a_dir, b_dir))
+    for d in (a_dir, b_dir):
+        check_run_files(d, ("allocation.csv",))
     merged = a[["code", "name", "wave", TOTAL]].merge(
         b[["code", "name", "wave", TOTAL]], on="code", how="outer", suffixes=("_a", "_b")
     )
@@ -191,7 +197,8 @@ def diff_runs(run_a: str | Path, run_b: str | Path) -> RunDiff:
 
 
 def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]
-    """The map frame (from ``allocation.gpkg``) and map metadata of a run directory."""
+    """The map frame (from ``allocation.gpkg``) and map metadata of a run directory, its files
+    checked against its manifest."""
     import geopandas as gpd
 
     from .config import config_from_dict, read_config_document
@@ -202,6 +209,8 @@ def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]
     if not gpkg.is_file():
         raise DataError("run directory has no allocation.gpkg (written when output.gpkg is true)", file=run_dir)
     manifest = Manifest.read(run_dir / MANIFEST_NAME)
+    check_run_files(run_dir, ("allocation.gpkg", "allocation.csv", manifest.config_file),
+                    manifest=manifest)
     cfg = config_from_dict(read_config_document(run_dir / manifest.config_file), source=str(run_dir))
     frame = gpd.read_file(gpkg)
     meta = MapMeta(
@@ -245,21 +254,26 @@ def explain_la(run_dir: str | Path, la: str) -> str:
     Parameters
     ----------
     run_dir : path-like
-        A run directory.
+        A run directory; the files read (``allocation.csv``, ``explain.csv``, ``index.csv``) are
+        checked against its ``manifest.json`` (:func:`~allocator.runtable.check_run_files`; a
+        folder without one is read unchecked).
     la : str
         ONS code or name (case-insensitive; a unique part of a name is enough).
     """
     run = _check_run_dir(Path(run_dir))
     alloc = read_table(run / "allocation.csv", required=("code", "name", "region", "wave", "total"),
                        integers=("wave", "total"))
-    row = find_la(alloc, la)
     explain = read_table(run / "explain.csv", required=("code", "stream", "year", "eligible"),
                          unique_codes=False)
+    check_run_files(run, ("allocation.csv", "explain.csv", "index.csv"))
+    row = find_la(alloc, la)
     mine = explain[explain["code"] == row["code"]]
     index_path = run / "index.csv"
     lines = [f"{row['name']} ({row['code']}), {row['region']}: wave {int(row['wave'])}."]
     if index_path.is_file():
-        idx = read_table(index_path)
+        idx = read_table(index_path, required=("code", "rank", "score", "need_factor"),
+                         integers=("rank",),
+                         numbers=("score", "need_factor", "rank_p05", "rank_p95", "p_wave_1"))
         hit = idx[idx["code"] == row["code"]]
         if not hit.empty:
             r = hit.iloc[0]

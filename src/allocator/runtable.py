@@ -1,21 +1,30 @@
-"""Reading a published run's CSV tables defensively (replay, diff, explain).
+"""Reading a published run's files defensively (diff, explain, map, calibrate, rollup,
+uncertainty, amend).
 
 A run directory may have been edited by anyone, so its tables are read as untrusted input: a
 file that is not UTF-8, not CSV, lacks a column, or has text where whole pounds belong is a
-:class:`~allocator.errors.DataError` naming the file and column, never a crash.
+:class:`~allocator.errors.DataError` naming the file and column, never a crash. And a file that
+reads well may still not be the one the run wrote: :func:`check_run_files` compares the files a
+command reads with the SHA-256 its ``manifest.json`` records, so figures from an edited run are
+refused rather than reported as if the run had published them.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataError
+
+if TYPE_CHECKING:
+    from .provenance import Manifest
 
 #: Largest run table read (bytes): far above a real one (about 300 kB), far below memory trouble.
 MAX_TABLE_BYTES = 200_000_000
@@ -45,7 +54,7 @@ def header_values(lines: Sequence[str], label: str) -> list[str]:
 
 def read_table(
     path: Path, required: Sequence[str] = (), integers: Sequence[str] = (), *,
-    unique_codes: bool = True,
+    unique_codes: bool = True, numbers: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read a run's CSV table, skipping the leading ``#`` provenance lines.
 
@@ -60,6 +69,9 @@ def read_table(
         ``*`` or ``[`` is a shell pattern (:func:`fnmatch.fnmatchcase`) over the columns.
     unique_codes : bool
         Each ``code`` appears once (``explain.csv`` has a row per LA x stream x year).
+    numbers : sequence of str
+        Columns whose cells must be finite numbers or empty (returned as float, empty as NaN),
+        when present: a score or a count a report computes with.
     """
     from .safe_files import check_regular_file, excerpt
 
@@ -85,6 +97,13 @@ def read_table(
             shown = [excerpt(v) for v in frame.loc[bad, col].head(5)]
             raise DataError(f"values are not whole numbers: {shown}", file=path, column=col)
         frame[col] = values.astype("int64")
+    for col in (c for c in numbers if c in frame.columns):
+        values = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        bad = (frame[col].notna() & values.isna()) | np.isinf(values)
+        if bad.any():
+            shown = [excerpt(v) for v in frame.loc[bad, col].head(5)]
+            raise DataError(f"values are not numbers: {shown}", file=path, column=col)
+        frame[col] = values
     if "code" in frame.columns and frame["code"].isna().any():
         rows = [int(i) + skip + 2 for i in frame.index[frame["code"].isna()][:10]]
         raise DataError(f"empty codes on lines {rows}", file=path, column="code")
@@ -95,6 +114,89 @@ def read_table(
         dup = sorted({excerpt(c) for c in frame.loc[frame["code"].duplicated(), "code"]})[:10]
         raise DataError("duplicate codes", file=path, column="code", codes=dup)
     return frame
+
+
+def check_run_files(
+    run_dir: str | os.PathLike[str], names: Iterable[str], *, manifest: Manifest | None = None,
+) -> Manifest | None:
+    """Check that the files ``names`` of a published run directory are the ones it wrote.
+
+    Each file's SHA-256 is compared with the one the directory's ``manifest.json`` records in
+    ``outputs``; a run (``allocator run``) and an amended version (``allocator amend``) record
+    every file they write. This is the check every command that reads a published run's files
+    makes before it reports figures from them; ``allocator replay`` goes further and re-creates
+    the whole directory (a manifest edited to match an edited file passes this check, not a
+    replay).
+
+    A folder with no ``manifest.json`` (tables put together by hand, or a run whose manifest was
+    removed) has nothing to check against: nothing is checked and None is returned, so the
+    caller can say that its files were read as they are.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run directory.
+    names : iterable of str
+        The files the caller reads, relative to ``run_dir``. A name the manifest does not record
+        and that is not on disk is skipped: the caller reports a missing file in its own words.
+    manifest : Manifest, optional
+        The directory's manifest when the caller has read it already.
+
+    Returns
+    -------
+    Manifest or None
+        The manifest the files were checked against; None when there is none.
+
+    Raises
+    ------
+    DataError
+        A file's SHA-256 differs from the recorded one (edited after the run), a recorded file
+        is missing, or a file the manifest does not record is there; or ``manifest.json`` is not
+        a manifest.
+    """
+    from .provenance import MANIFEST_NAME, Manifest, sha256_file
+
+    run_dir = Path(run_dir)
+    if manifest is None:
+        if not (run_dir / MANIFEST_NAME).exists():
+            return None
+        manifest = Manifest.read(run_dir / MANIFEST_NAME)
+    led = manifest.ledger
+    writer = "the run" if led is None else f"`allocator amend` (version {led.get('version', '?')})"
+    after = "the run" if led is None else "this version was written"
+    remedy = "re-run its config" if led is None else "re-apply its amendment.yaml"
+    replay = f"`allocator replay {run_dir / MANIFEST_NAME}` names every difference"
+    for name in names:
+        path = run_dir / name
+        want = manifest.outputs.get(name)
+        got = sha256_file(path) if path.is_file() else None
+        if want == got:
+            continue
+        if want is None:
+            problem = (f"not a file {writer} wrote: manifest.json does not list it, so it was "
+                       f"added (or the manifest edited) after {after}")
+        elif got is None:
+            problem = (f"missing: manifest.json records it as written by {writer}, so it was "
+                       f"removed after {after}")
+        else:
+            problem = (f"not the file {writer} wrote: its SHA-256 ({got[:12]}...) differs from "
+                       f"the one manifest.json records ({want[:12]}...), so it was edited after "
+                       f"{after}, and its figures are not the ones published")
+        raise DataError(f"{problem}. Restore the published file or {remedy}; {replay}", file=path)
+    return manifest
+
+
+def unchecked_note(run_dir: str | os.PathLike[str]) -> str:
+    """What to tell a reader about ``run_dir`` when it has no ``manifest.json`` (its files were
+    read as they are, :func:`check_run_files` having nothing to check them against); empty
+    when it has one."""
+    from .provenance import MANIFEST_NAME
+
+    if (Path(run_dir) / MANIFEST_NAME).exists():
+        return ""
+    return (f"note: {run_dir} has no manifest.json, so its files were read as they are, not "
+            "checked against the files a run wrote (a run directory of `allocator run` or "
+            "`allocator amend` always has one)")
 
 
 def find_la(table: pd.DataFrame, la: str) -> pd.Series:

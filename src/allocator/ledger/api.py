@@ -21,11 +21,11 @@ import pandas as pd
 from ..columns import money_column
 from ..errors import ConfigError, SolverError
 from ..provenance import Manifest, canonical_json, sha256_bytes
-from ..runtable import header_values
+from ..runtable import check_run_files, header_values
 from .base import Context
 from .schema import Amendment, parse_amendment
 from .solve import budgets_of, recompute_totals, verify_rules
-from .version import Version, check_published, read_version
+from .version import Version, read_version
 from .write import Amended, ledger_rows, write_version
 
 
@@ -123,7 +123,8 @@ def build_version(parent: Version, amendment_path: str | Path, *, parent_dir: st
         raise ConfigError(f"{path}: 'parent': names run hash {am.doc.parent}, but "
                           f"{parent.path} has run hash {parent.run_hash} (this amendment is for "
                           "another version)")
-    check_published(parent)
+    check_run_files(parent.path, ("allocation.csv", parent.manifest.config_file),
+                    manifest=parent.manifest)
     config = parent.config()
     streams, years = list(config.allocation.streams), config.allocation.resolved_years()
     open_years = am.open_years(years)

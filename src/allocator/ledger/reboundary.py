@@ -156,7 +156,7 @@ def _writer(ctx: Context, spec, changes, carried, areas_new, later, share_file):
             write_maps,
             write_workbook,
         )
-        from ..runtable import read_table
+        from ..runtable import check_run_files, read_table
         from .write import write_commented_csv
 
         if share_file is not None:
@@ -169,6 +169,7 @@ def _writer(ctx: Context, spec, changes, carried, areas_new, later, share_file):
             raise ctx.error("parent", "the chain's run folder is not known, so the need index of "
                                       "the LAs cannot be shown on the new boundaries")
         index = read_table(ctx.root_dir / "index.csv")
+        check_run_files(ctx.root_dir, ("index.csv",))
         frame = map_frame(carried, changes, areas_new, index, geometry, ctx.streams, later)
         money = [money_column(s, y) for s in ctx.streams for y in later]
         cols = ["code", "name", "region", "wave", *money, *(total_column(y) for y in later),

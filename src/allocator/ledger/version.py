@@ -99,29 +99,6 @@ def read_version(path: str | os.PathLike[str]) -> Version:
     return Version(p, manifest, sha256_file(p / MANIFEST_NAME), table, header_lines(alloc_path))
 
 
-def check_published(version: Version, names: tuple[str, ...] = ("allocation.csv",)) -> None:
-    """The files of ``version`` an amendment builds on must be the bytes its manifest records.
-
-    Raises
-    ------
-    DataError
-        A file was edited (or replaced) after the version was written: amending it would carry
-        money nobody published into the next version under a genuine-looking run hash.
-    """
-    for name in names:
-        want = version.manifest.outputs.get(name)
-        if want is None:
-            continue
-        path = version.path / name
-        got = sha256_file(path) if path.is_file() else None
-        if got != want:
-            now = f"sha256 {got[:12]}... now" if got else "missing now"
-            raise DataError(f"{version.label()}: {name} was changed after the version was "
-                            f"written (manifest.json records sha256 {want[:12]}..., {now}); "
-                            "put the published file back (`allocator replay` names every file that differs)",
-                            file=path)
-
-
 def find_parent(version: Version) -> Version:
     """The version ``version`` amends: the folder its manifest names, else a sibling folder
     whose manifest has the recorded run hash.
@@ -164,4 +141,4 @@ def chain(path: str | os.PathLike[str]) -> list[Version]:
     return out
 
 
-__all__ = ["Version", "chain", "check_published", "find_parent", "read_version"]
+__all__ = ["Version", "chain", "find_parent", "read_version"]

@@ -18,15 +18,15 @@ December 2021, and NAO *Reducing the harm from illegal drugs*, October 2023):
 6. yearly totals: £100m, £161m, £272m for 2022-23, 2023-24, 2024-25, exactly.
 
 :func:`calibration_table` computes them from one frame (one row per LA: ``code``, ``region``,
-``wave``, ``imd_score``, optional ``ocu_count``, money columns); :func:`calibrate_run` does it for
-a written run directory (``allocator calibrate RUN``).
+``wave``, ``imd_score``, optional ``ocu_count``, money columns);
+:func:`allocator.runreport.calibrate_run` does it for a written run directory
+(``allocator calibrate RUN``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -230,46 +230,6 @@ def to_text(table: pd.DataFrame) -> str:
         out.append(f"{r.check}: {r.verdict}\n  \"{r.statement}\" ({r.source})\n"
                    f"  expected: {r.expected}\n  this run: {r.run_value or '-'}")
     return "\n".join(out)
-
-
-def calibrate_run(run_dir: Path) -> pd.DataFrame:
-    """Recompute the calibration of a written run from its own files.
-
-    Reads ``allocation.csv`` (waves, regions, money), ``evaluation.csv`` (baseline IMD score and
-    OCU counts) and ``config.yaml`` (years, streams) in ``run_dir``.
-
-    Raises
-    ------
-    DataError
-        A file is missing (e.g. a run written before evaluation.csv existed).
-    """
-    from ..config import config_from_dict, read_config_document
-
-    run_dir = Path(run_dir)
-    for name in ("allocation.csv", "evaluation.csv", "config.yaml"):
-        if not (run_dir / name).is_file():
-            raise DataError(f"run directory has no {name} (was it written by an older "
-                            "version? re-run its config.yaml)", file=run_dir / name)
-    alloc = pd.read_csv(run_dir / "allocation.csv", comment="#", dtype={"code": str})
-    ev = pd.read_csv(run_dir / "evaluation.csv", comment="#", dtype={"code": str})
-    cfg = config_from_dict(read_config_document(run_dir / "config.yaml"), source=str(run_dir))
-    base = [c for c in ("imd_score", "ocu_count") if c in ev.columns]
-    frame = alloc.merge(ev[["code", *base]], on="code", validate="1:1")
-    note = ""
-    if "ocu_count_year" in ev.columns:
-        note = f"OCU period {ev['ocu_count_year'].iloc[0]}"
-    wave_streams = [s for s, sc in cfg.allocation.streams.items() if sc.eligible != "all"]
-    return calibration_table(frame, years=cfg.allocation.resolved_years(),
-                             wave_streams=wave_streams, ocu_note=note)
-
-
-def deciles_for_run(run_dir: Path) -> pd.DataFrame:
-    """:func:`per_head_by_decile` of a written run (allocation.csv + evaluation.csv)."""
-    run_dir = Path(run_dir)
-    alloc = pd.read_csv(run_dir / "allocation.csv", comment="#", dtype={"code": str})
-    ev = pd.read_csv(run_dir / "evaluation.csv", comment="#", dtype={"code": str})
-    return per_head_by_decile(alloc[["code", "total"]].merge(
-        ev[["code", "rank", "pop_all"]], on="code", validate="1:1"))
 
 
 def deciles_for_result(result: object) -> pd.DataFrame:

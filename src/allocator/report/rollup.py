@@ -246,24 +246,6 @@ def rollup(allocation: pd.DataFrame, lookup: pd.DataFrame, *, money: list[str],
     return out
 
 
-def rollup_run(run_dir: Path, lookup: Path | None = None) -> pd.DataFrame:
-    """Roll up a written run by region (``lookup`` None) or by a lookup file."""
-    run_dir = Path(run_dir)
-    for name in ("allocation.csv", "evaluation.csv"):
-        if not (run_dir / name).is_file():
-            raise DataError(f"run directory has no {name}", file=run_dir / name)
-    alloc = pd.read_csv(run_dir / "allocation.csv", comment="#", dtype={"code": str})
-    ev = pd.read_csv(run_dir / "evaluation.csv", comment="#", dtype={"code": str})
-    names = dict(zip(alloc["code"], alloc["name"], strict=True))
-    if lookup is None:
-        table = pd.DataFrame({"code": alloc["code"], "group": alloc["region"],
-                              "share": [Fraction(1)] * len(alloc)})
-    else:
-        table = read_lookup(lookup, names)
-    money = [c for c in alloc.columns if c.startswith("total_")] + ["total"]
-    return rollup(alloc, table, money=money, population=ev.set_index("code")["pop_all"])
-
-
 def read_rollup_lookups(rollups: tuple[RollupConfig, ...] | list[RollupConfig], base: Path | None,
                         areas: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Read and check the lookup of every ``output.rollups`` item against the LAs of ``areas``
