@@ -214,3 +214,18 @@ def test_a_split_that_breaks_a_floor_is_an_error_and_writes_nothing(versions, tm
     assert "floor_continuation_2023_24_E06000064" in out
     assert "floor_place_based_2023_24_E06000064" in out
     assert not (tmp_path / "v").exists() or not any((tmp_path / "v").iterdir())
+
+
+def test_an_edited_index_of_the_run_is_refused(versions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The new-boundary map shows the run's need index: an index.csv edited after the run is
+    refused (it was drawn as the run's), naming the file."""
+    v1 = Path(shutil.copytree(versions[0], tmp_path / versions[0].name))
+    index = v1 / "index.csv"
+    index.write_text(index.read_text(encoding="utf-8").replace(",Cumbria,", ",Cumbria (edited),", 1),
+                     encoding="utf-8")
+    amend = [w.replace("outputs/<run>", str(v1)) for w in readme_block()[1][1:]]
+    code, out = cli(*[str(ROOT / w) if w.startswith("configs/") else w for w in amend],
+                    "--out", str(tmp_path / "v"))
+    assert code == 2 and out.count("error:") == 1 and "Traceback" not in out, out
+    assert f"{index}: not the file the run wrote" in " ".join(out.split()), out
+    assert not (tmp_path / "v").exists() or not any((tmp_path / "v").iterdir())
