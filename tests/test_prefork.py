@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -218,12 +219,8 @@ def test_a_failed_preload_fails_only_what_needs_it(tmp_path: Path,
         pass
 
 
-def test_a_stopped_drawer_leaves_no_figure_process_writing(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the run is interrupted it stops the drawer, then removes its temporary folder: by
-    then no figure process the drawer forked may be alive to write into it (they used to die
-    only with the drawer, a moment after the run had gone on to remove the folder)."""
-    pids, out = tmp_path / "pids", tmp_path / "out"
+def _scribbler(pids: Path, out: Path) -> Callable[[], None]:
+    """A figure job that never ends: it notes its PID in ``pids``, then writes into ``out``."""
     pids.mkdir()
     out.mkdir()
 
@@ -232,6 +229,16 @@ def test_a_stopped_drawer_leaves_no_figure_process_writing(tmp_path: Path,
         for i in range(10**9):
             (out / f"figure-{i % 20}.png").write_bytes(b"x")
 
+    return scribble
+
+
+def test_a_stopped_drawer_leaves_no_figure_process_writing(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the run is interrupted it stops the drawer, then removes its temporary folder: by
+    then no figure process the drawer forked may be alive to write into it (they used to die
+    only with the drawer, a moment after the run had gone on to remove the folder)."""
+    pids = tmp_path / "pids"
+    scribble = _scribbler(pids, tmp_path / "out")
     monkeypatch.setattr(figures, "figure_jobs", lambda inputs: [scribble, scribble])
     drawer = Drawer(static_maps=False, interactive=False).start()
     with pytest.raises(KeyboardInterrupt), drawer.drawing("inputs", None):  # type: ignore[arg-type]
@@ -250,15 +257,8 @@ def test_an_interrupt_while_waiting_for_the_drawer_ends_it(tmp_path: Path,
     """The run has written its own files and waits for the figures when the interrupt comes: the
     drawer and its figure processes must be gone before the run removes the folder (they used
     to go on drawing into it, and created it again)."""
-    pids, out = tmp_path / "pids", tmp_path / "out"
-    pids.mkdir()
-    out.mkdir()
-
-    def scribble() -> None:
-        (pids / str(os.getpid())).touch()
-        for i in range(10**9):
-            (out / f"figure-{i % 20}.png").write_bytes(b"x")
-
+    pids = tmp_path / "pids"
+    scribble = _scribbler(pids, tmp_path / "out")
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
