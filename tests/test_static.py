@@ -5,6 +5,7 @@ Inputs are a SYNTHETIC allocation on the real ONS boundaries (see test_map_synth
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import geopandas as gpd
@@ -245,7 +246,6 @@ def test_a_full_disk_while_writing_a_pdf_is_an_output_error(tmp_path: Path) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from allocator.errors import OutputError
     from allocator.report.figsave import save_figure
 
     seen = set()
@@ -254,10 +254,36 @@ def test_a_full_disk_while_writing_a_pdf_is_an_output_error(tmp_path: Path) -> N
         fig, ax = plt.subplots()
         ax.plot(range(n))
         ax.set_title("x" * n)
-        with pytest.raises(OutputError, match="No space left on device") as info:
+        with pytest.raises(OSError, match="No space left on device") as info:
             save_figure(fig, tmp_path / f"f{n}", ["pdf"], 150)
+        assert info.value.errno == errno.ENOSPC and info.value.filename.endswith(f"f{n}.pdf")
         seen.add(type(info.value.__cause__).__name__)
     assert "AttributeError" in seen  # the case this test is about did happen
+
+
+def test_a_full_disk_while_drawing_a_run_is_the_run_directorys_one_message(tmp_path: Path
+                                                                           ) -> None:
+    # it was "cannot write static map <the removed temporary folder>/chart_per_head: [Errno 28]
+    # ...", without "nothing was written", unlike a full disk while the tables are written
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from allocator.errors import OutputError
+    from allocator.report.figsave import save_figure
+    from allocator.report.mappage import _write
+    from allocator.rundir import atomic_run_dir
+
+    for write in (lambda tmp: save_figure(plt.subplots()[0], tmp / "chart_per_head", ["pdf"], 150),
+                  lambda tmp: _write(tmp / "chart_per_head.pdf", "<html></html>")):
+        with pytest.raises(OutputError) as info, atomic_run_dir(tmp_path, "run") as (tmp, _):
+            (tmp / "chart_per_head.pdf").symlink_to("/dev/full")
+            write(tmp)
+        assert str(info.value) == (f"cannot write the run directory in {tmp_path}: No space left "
+                                   "on device (chart_per_head.pdf); nothing was written (partial "
+                                   "outputs were removed)")
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_a_users_matplotlib_settings_change_no_figure_and_are_left_as_they_were(

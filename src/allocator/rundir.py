@@ -196,8 +196,9 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 #: Errors of a full, over-quota or read-only disk while a run is written: the user's to fix,
-#: not a bug (also raised in a figure process and sent back).
-_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+#: not a bug (also raised in a figure process and sent back). Writers pass these on as they are,
+#: so that :func:`atomic_run_dir` says so in one message.
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 @contextlib.contextmanager
@@ -228,7 +229,7 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
             try:
                 yield tmp, final
             except OSError as exc:
-                if exc.errno not in _NO_ROOM:
+                if exc.errno not in NO_ROOM:
                     raise
                 what = f" ({Path(exc.filename).name})" if exc.filename else ""
                 raise OutputError(f"cannot write the run directory in {parent}: {exc.strerror}"

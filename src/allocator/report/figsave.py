@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import OutputError
+from ..rundir import NO_ROOM
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -106,12 +107,16 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> li
 
     Raises
     ------
+    OSError
+        On a full, over-quota or read-only disk (:data:`allocator.rundir.NO_ROOM`), as from
+        any other writer: a run then says it in one message, naming the file.
     OutputError
-        If a file cannot be written.
+        If a file cannot be written for another reason.
     """
     from matplotlib import rc_context
 
-    out = []
+    out: list[Path] = []
+    p = stem.parent
     try:
         stem.parent.mkdir(parents=True, exist_ok=True)
         for fmt in formats:
@@ -127,6 +132,8 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> li
         cause = _os_error(exc)
         if cause is None:
             raise
+        if cause.errno in NO_ROOM:  # a full disk: the run directory's one message says so
+            raise OSError(cause.errno, cause.strerror, cause.filename or str(p)) from exc
         raise OutputError(f"cannot write static map {stem}: {cause}") from exc
     finally:
         import matplotlib.pyplot as plt

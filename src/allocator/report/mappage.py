@@ -14,6 +14,7 @@ import shapely
 
 from ..columns import stream_label
 from ..errors import ConfigError, OutputError
+from ..rundir import NO_ROOM
 from . import _html
 from ._html import esc
 from .mapbase import MapMeta, _geometry_json
@@ -200,6 +201,8 @@ def _write(path: Path, text: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8"))
     except OSError as exc:
+        if exc.errno in NO_ROOM:  # a full disk: the run directory's one message says so
+            raise OSError(exc.errno, exc.strerror, exc.filename or str(path)) from exc
         raise OutputError(f"cannot write map to {path}: {exc}") from exc
     return path
 
