@@ -48,6 +48,20 @@ def test_written_model_is_deterministic_and_includes_holds(tmp_path: Path) -> No
             tmp_path / "c.lp", stage="tie_break")
 
 
+@pytest.mark.parametrize("suffix", [".lp", ".mps"])
+def test_a_full_disk_while_writing_a_model_names_the_file(tmp_path: Path, suffix: str) -> None:
+    # PuLP's write raised "[Errno 28] No space left on device" naming no file, so a run said
+    # only "cannot write the run directory in OUT: No space left on device"
+    import errno
+
+    p = AllocationProblem.from_config(default_config(), areas(), explain_marginal=False).solve()
+    full = tmp_path / f"model_policy{suffix}"
+    full.symlink_to("/dev/full")
+    with pytest.raises(OSError) as info:
+        p.write_model(full, stage="policy")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(full)
+
+
 def test_tie_break_weights_are_distinct_and_follow_code_order() -> None:
     cfg = validate_allocation_config(default_config())
     layout = build_layout(cfg, areas())

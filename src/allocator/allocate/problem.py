@@ -306,12 +306,14 @@ class AllocationProblem:
             obj.name = prob.objective.name
             prob.setObjective(obj)
         suffix = path.suffix.lower()
-        if suffix == ".lp":
-            prob.writeLP(str(path))
-        elif suffix == ".mps":
-            prob.writeMPS(str(path))
-        else:
+        if suffix not in (".lp", ".mps"):
             raise ConfigError(f"write_model needs a .lp or .mps path, got {path.name}")
+        try:
+            (prob.writeLP if suffix == ".lp" else prob.writeMPS)(str(path))
+        except OSError as exc:  # PuLP's writes name no file (a full disk: "[Errno 28] ...")
+            if exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         return path
 
     # ------------------------------------------------------------------ helpers
