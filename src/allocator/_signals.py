@@ -19,7 +19,7 @@ import signal
 from collections.abc import Iterator
 
 MESSAGE = "error: interrupted; nothing was written (partial outputs were removed)\n"
-_state: dict[str, int | bool] = {"raise": False, "received": 0}
+_state: dict[str, int | bool] = {"raise": False, "received": 0, "hold": False, "held": 0}
 
 
 def note(signum: int) -> None:
@@ -35,6 +35,9 @@ def received() -> int:
 
 def _handler(signum: int, frame: object) -> None:
     note(signum)
+    if _state["hold"]:  # acted on when held_back() ends
+        _state["held"] = signum
+        return
     if _state["raise"]:
         raise KeyboardInterrupt(f"signal {signum}")
     try:
@@ -70,3 +73,24 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         _state["raise"] = previous
+
+
+@contextlib.contextmanager
+def held_back() -> Iterator[None]:
+    """Within this block a signal is only noted; it takes effect (KeyboardInterrupt, or exit
+    130) as the block ends, unless the block raises.
+
+    For steps that must not be cut in two, such as starting worker processes that are not yet
+    known to whoever would end them. Unlike blocking the signals (``pthread_sigmask``), this
+    works when other threads exist (numpy's, a pool's): the kernel hands the signal to one of
+    them, and Python still runs its handler here, in the main thread.
+    """
+    previous = _state["hold"]
+    _state["hold"] = True
+    try:
+        yield
+    finally:
+        _state["hold"] = previous
+    if not previous and _state["held"]:
+        signum, _state["held"] = int(_state["held"]), 0
+        _handler(signum, None)

@@ -13,8 +13,10 @@ Every result is merged by exact integer operations (:mod:`.sketch`) or written t
 so the outcome is identical whatever the number of workers and the order tasks finish in.
 
 Cancellation: a :class:`KeyboardInterrupt` in the calling process (Ctrl-C, or SIGTERM through
-:mod:`allocator._signals`) terminates the pool's processes, or cancels the cluster's futures,
-before it propagates. Pool workers ignore SIGINT themselves, so only the caller decides.
+:mod:`allocator._signals`) kills the pool's processes, or cancels the cluster's futures,
+before it propagates. Pool workers ignore SIGINT themselves, so only the caller decides. A
+local worker that dies (killed by hand or by the out-of-memory killer) ends the work with an
+error saying so, instead of a wait for its answer that never ends.
 """
 
 from __future__ import annotations
@@ -157,16 +159,46 @@ def _broken(ctx: DrawContext, outcome: Any) -> Any:
 
 
 def _init_pool_worker(spec: WorkSpec) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller handles Ctrl-C and terminates us
-    # with SIGTERM (Pool.terminate), even when the run was started with it ignored (then so was
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller handles Ctrl-C and ends us, also
+    # with SIGTERM (the pool does), even when the run was started with it ignored (then so was
     # the fork server): a worker that ignored it was waited for, for ever
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with_caller()
     global _SPEC
     _SPEC = spec
     context(spec)
 
 
 _SPEC: WorkSpec | None = None
+
+
+def _end_with_caller() -> None:
+    """End this worker when the process that started the pool ends, however it ends (killed,
+    or interrupted while this worker started, before the pool knew it). Nothing else would:
+    the worker's parent is the fork server, which lives as long as a worker does."""
+    import contextlib
+    import multiprocessing
+    import os
+    import select
+    import threading
+    import time
+
+    caller = multiprocessing.parent_process()
+    if caller is None or caller.pid is None:  # pragma: no cover - not started by a pool
+        return
+    pid = caller.pid
+
+    def watch() -> None:
+        try:
+            select.select([os.pidfd_open(pid)], [], [])  # readable once the caller has ended
+        except (AttributeError, OSError):  # no pidfd here (or the caller has ended): poll
+            with contextlib.suppress(OSError):  # gone (or its PID now another user's)
+                while True:
+                    os.kill(pid, 0)
+                    time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="allocator-end-with-caller", daemon=True).start()
 
 
 def _pool_work(task: Task) -> tuple[Task, Any]:
@@ -205,6 +237,10 @@ def run_tasks(spec: WorkSpec, todo: list[Task], *, n_jobs: int = 1, scheduler: A
             done(t[2] - t[1])
         return "1 process"
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    from .._signals import held_back
 
     try:  # workers fork from a server that imported the engine once (no threads inherited)
         mp = multiprocessing.get_context("forkserver")
@@ -212,18 +248,47 @@ def run_tasks(spec: WorkSpec, todo: list[Task], *, n_jobs: int = 1, scheduler: A
     except ValueError:  # pragma: no cover - no forkserver on this platform
         mp = multiprocessing.get_context("spawn")
     n_jobs = min(n_jobs, len(todo))
-    pool = mp.Pool(n_jobs, initializer=_init_pool_worker, initargs=(spec,))
+    # not multiprocessing.Pool: it replaces a worker that was killed (the out-of-memory killer)
+    # and waits for ever for the task that worker had; this pool says it broke
+    pool = ProcessPoolExecutor(n_jobs, mp_context=mp, initializer=_init_pool_worker,
+                               initargs=(spec,))
     try:
-        for t, result in pool.imap_unordered(_pool_work, todo):
+        with held_back():  # an interrupt while the workers start ends them once the pool has them
+            futures = [pool.submit(_pool_work, t) for t in todo]
+        for fut in as_completed(futures):
+            t, result = fut.result()
             on_result(t, result)
             done(t[2] - t[1])
-        pool.close()
+    except BrokenProcessPool as exc:
+        from .._forking import ended
+
+        raise ended("a worker process of the Monte Carlo", _exitcode(pool)) from exc
     except BaseException:
-        pool.terminate()
+        _end_workers(pool)
         raise
     finally:
-        pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)
     return f"{n_jobs} local processes"
+
+
+def _workers(pool: Any) -> list[Any]:
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def _end_workers(pool: Any) -> None:
+    """Kill the pool's workers (interrupted: their work is not wanted; SIGKILL, since a worker
+    still starting may ignore SIGTERM as the run does)."""
+    for p in _workers(pool):
+        if p.exitcode is None:
+            p.kill()
+
+
+def _exitcode(pool: Any) -> int | None:
+    """How a worker that ended on its own ended (``None`` if not known); the pool ends the
+    others with SIGTERM once one has gone."""
+    codes = [p.exitcode for p in _workers(pool) if p.exitcode not in (None, 0)]
+    codes.sort(key=lambda code: code == -signal.SIGTERM)
+    return codes[0] if codes else None
 
 
 #: How long to wait for a TCP answer from a scheduler address before giving up (seconds).
