@@ -224,3 +224,30 @@ def test_a_folder_that_cannot_be_removed_keeps_its_lock_for_the_sweep(tmp_path: 
     with pytest.raises(RuntimeError), atomic_run_dir(tmp_path, "run") as (tmp, _):
         raise RuntimeError("boom")
     assert sorted(p.name for p in tmp_path.iterdir()) == [tmp.name, tmp.name + LOCK_SUFFIX]
+
+
+def test_sigterm_while_a_finalizer_runs_is_raised_after_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A SIGTERM handled while a ``__del__`` runs (zipfile.ZipFile's, as the workbook is
+    written) was raised inside it: Python printed 'Exception ignored ... KeyboardInterrupt' with
+    a traceback on stderr and dropped it. It is raised once the finalizer has returned."""
+    import signal
+
+    from allocator import _signals
+
+    monkeypatch.setitem(_signals._state, "received", 0)
+    ignored: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+
+    class Finalized:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            while not _signals.received():  # the handler runs here, inside __del__
+                pass
+
+    with pytest.raises(KeyboardInterrupt), atomic_run_dir(tmp_path, "run") as (tmp, final):
+        (tmp / "a.csv").write_text("x", encoding="utf-8")
+        obj = Finalized()
+        del obj
+        time.sleep(10)  # the interrupt, sent again once the finalizer has returned, ends this
+    assert ignored == []
+    assert list(tmp_path.iterdir()) == [] and final == []

@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 MESSAGE = "error: interrupted; nothing was written (partial outputs were removed)\n"
 _state: dict[str, int | bool] = {"raise": False, "received": 0, "hold": False, "held": 0}
@@ -33,13 +34,32 @@ def received() -> int:
     return int(_state["received"])
 
 
-def _handler(signum: int, frame: object) -> None:
+def interrupt(signum: int, frame: Any) -> None:
+    """Raise :class:`KeyboardInterrupt` for ``signum`` (from a handler running in ``frame``),
+    unless a finalizer (``__del__``, e.g. ``zipfile.ZipFile``'s) is running: Python would print
+    the exception there as ignored, with a traceback, and drop it. The signal is then sent
+    again 20 ms later (not at once: the handler would run again within itself)."""
+    import threading
+
+    note(signum)
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            again = threading.Timer(0.02, os.kill, (os.getpid(), signum))
+            again.daemon = True
+            again.start()
+            return
+        frame = frame.f_back
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _handler(signum: int, frame: Any) -> None:
     note(signum)
     if _state["hold"]:  # acted on when held_back() ends
         _state["held"] = signum
         return
     if _state["raise"]:
-        raise KeyboardInterrupt(f"signal {signum}")
+        interrupt(signum, frame)
+        return
     try:
         os.write(2, MESSAGE.encode())
     finally:

@@ -179,11 +179,10 @@ def _terminate_as_interrupt() -> Iterator[None]:
     try:
         previous = signal.getsignal(signal.SIGTERM)
 
-        def handler(signum: int, frame: object) -> None:
+        def handler(signum: int, frame: Any) -> None:
             from . import _signals
 
-            _signals.note(signum)
-            raise KeyboardInterrupt(f"signal {signum}")
+            _signals.interrupt(signum, frame)
 
         signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not in the main thread
