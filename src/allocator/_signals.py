@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 MESSAGE = "error: interrupted; nothing was written (partial outputs were removed)\n"
-_state: dict[str, int | bool] = {"raise": False, "received": 0, "hold": False, "held": 0}
+_state: dict[str, int | bool] = {"raise": False, "received": 0, "hold": False, "held": 0,
+                                 "final": False, "done": False}
 
 
 def note(signum: int) -> None:
@@ -57,6 +58,8 @@ def _handler(signum: int, frame: Any) -> None:
     if _state["hold"]:  # acted on when held_back() ends
         _state["held"] = signum
         return
+    if _state["done"]:  # the command's result is in place (see final_output)
+        return
     if _state["raise"]:
         interrupt(signum, frame)
         return
@@ -88,7 +91,7 @@ def install() -> None:
 def interruptible() -> Iterator[None]:
     """Within this block a signal raises KeyboardInterrupt (so cleanup code runs)."""
     previous = _state["raise"]
-    _state["raise"] = True
+    _state["raise"], _state["done"] = True, False
     try:
         yield
     finally:
@@ -114,3 +117,27 @@ def held_back() -> Iterator[None]:
     if not previous and _state["held"]:
         signum, _state["held"] = int(_state["held"]), 0
         _handler(signum, None)
+
+
+@contextlib.contextmanager
+def final_output() -> Iterator[None]:
+    """Within this block, the output that :func:`written` reports is the command's result.
+
+    Once it is in its final place, an interrupt is noted but no longer acted on, to the end of
+    the process: nothing is left to stop or remove, and 'nothing was written' would be false
+    (the command used to say it, and exit 130, with its complete run directory in place). The
+    command ends as if the signal had come a moment later, after it.
+    """
+    previous = _state["final"]
+    _state["final"] = True
+    try:
+        yield
+    finally:
+        _state["final"] = previous
+
+
+def written() -> None:
+    """An output has been renamed into its final place (call within :func:`held_back`, with
+    the rename): the command's result, if inside :func:`final_output`."""
+    if _state["final"]:
+        _state["done"] = True

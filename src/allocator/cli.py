@@ -73,7 +73,8 @@ def run(config: Path, data_dir: Path | None, out: Path | None, no_cache: bool) -
             drawer = None
         result = run_pipeline(cfg, data_dir=data_dir, progress=progress,
                               cache=False if no_cache else None)
-        run_dir = result.write(parent, progress=progress, drawer=drawer)
+        with _signals.final_output():
+            run_dir = result.write(parent, progress=progress, drawer=drawer)
     finally:
         if drawer is not None:
             drawer.stop()
@@ -131,8 +132,9 @@ def amend(parent: Path, amendment: Path, data_dir: Path | None, out: Path | None
     from .progress import progress_line
 
     progress_line(not _flag("quiet"), f"applying {amendment} to {parent}")
-    path = amend_run(parent, amendment, out=out, data_dir=data_dir,
-                     cache=False if no_cache else None)
+    with _signals.final_output():
+        path = amend_run(parent, amendment, out=out, data_dir=data_dir,
+                         cache=False if no_cache else None)
     click.echo(f"new version: {path}")
 
 
@@ -253,9 +255,11 @@ def uncertainty(run_dir: Path, draws: int | None, workers: int | None, scheduler
     from .pounds_run import pounds_uncertainty
 
     quiet = _flag("quiet")
-    est, path = pounds_uncertainty(run_dir, draws=draws, workers=workers, scheduler=scheduler,
-                                   out=out, data_dir=data_dir, share=share,
-                                   sobol_samples=sobol_samples, progress=None if not quiet else False)
+    with _signals.final_output():
+        est, path = pounds_uncertainty(run_dir, draws=draws, workers=workers,
+                                       scheduler=scheduler, out=out, data_dir=data_dir,
+                                       share=share, sobol_samples=sobol_samples,
+                                       progress=None if not quiet else False)
     fails = sum(est.failures_.values())
     click.echo(f"{est.draws_ok_:,} of {est.n_draws:,} draws allocated in whole pounds, every rule "
                f"re-checked exactly; {fails:,} failed" + (" (listed in summary.md)" if fails else "")

@@ -171,9 +171,10 @@ def check_writable(parent: Path) -> None:
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so cleanup runs when a run is killed politely (a
-    process started with SIGTERM ignored keeps ignoring it, as :mod:`allocator._signals` does)."""
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+    """Turn SIGTERM into KeyboardInterrupt so cleanup runs when a run is killed politely, where
+    nothing handles it yet (the command line's handler, :mod:`allocator._signals`, does the same
+    and more; a process started with SIGTERM ignored keeps ignoring it)."""
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         yield
         return
     try:
@@ -243,13 +244,17 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
                 target = parent / (name if i == 1 else f"{name}-{i}")
                 if os.path.lexists(target):  # a dangling symlink is taken too
                     continue
-                try:
-                    os.rename(tmp, target)
-                except OSError as exc:
-                    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
-                        continue  # another run took this name between the check and the rename
-                    raise OutputError(f"cannot move the run into {target}: {exc.strerror}") from None
-                final.append(target)
+                with _signals.held_back():  # the rename and its record: one step
+                    try:
+                        os.rename(tmp, target)
+                    except OSError as exc:
+                        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR,
+                                         errno.EISDIR):
+                            continue  # another run took this name between the check and now
+                        raise OutputError(f"cannot move the run into {target}: {exc.strerror}"
+                                          ) from None
+                    final.append(target)
+                    _signals.written()
                 break
             else:  # pragma: no cover - 999 runs with one name
                 raise OutputError(f"too many runs named {name} in {parent}")

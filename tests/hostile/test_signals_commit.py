@@ -1,0 +1,59 @@
+"""An interrupt that lands the moment a command's result has been renamed into place no longer
+says 'nothing was written' (exit 130) beside a complete run directory: the command ends as if
+the signal had come a moment later (exit 0, the directory printed).
+
+In this process, with the command line's own signal handlers installed, and a signal sent by
+the rename itself, so that it lands exactly there (a real process cannot be aimed so well).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from allocator import _signals
+
+from .helpers import DATA_DIR, run_cli, write_config
+
+pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="shared/geodata not present")
+
+
+@pytest.fixture
+def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The command line's handlers, as `allocator` installs them; restored afterwards."""
+    for key in list(_signals._state):
+        monkeypatch.setitem(_signals._state, key, _signals._state[key])
+    before = {sig: signal.getsignal(sig) for sig in _signals.SIGNALS}
+    _signals.install()
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupt_as_the_run_directory_lands_is_not_a_false_nothing_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handlers: None, sig: int):
+    rename = os.rename
+    renamed: list[str] = []
+
+    def rename_then_interrupt(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        rename(src, dst)
+        if Path(src).name.startswith(".allocator-tmp-"):
+            renamed.append(str(dst))
+            os.kill(os.getpid(), sig)
+
+    monkeypatch.setattr(os, "rename", rename_then_interrupt)
+    out = tmp_path / "out"
+    res = run_cli("run", write_config(tmp_path / "c.yaml", {"output": {"map": False}}),
+                  "--data-dir", DATA_DIR, "--out", out, "--quiet")
+    assert renamed, res.stderr
+    assert res.returncode == 0, res.stderr
+    assert "nothing was written" not in res.stderr
+    assert f"run directory: {renamed[0]}" in res.stdout
+    assert [p.name for p in out.iterdir()] == [Path(renamed[0]).name]
