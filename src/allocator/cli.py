@@ -228,8 +228,13 @@ def rollup(run_dir: Path, lookup: Path | None, out: Path | None) -> None:
     from .report.tables import write_csv
 
     tmp = out.with_name(out.name + ".part")
-    write_csv(table, tmp)
-    tmp.replace(out)
+    try:
+        write_csv(table, tmp)
+        with _signals.final_output(), _signals.held_back():  # see _signals.final_output
+            tmp.replace(out)
+            _signals.written()
+    finally:  # interrupted while writing: no half file left beside it
+        tmp.unlink(missing_ok=True)
     click.echo(f"wrote {out}")
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from allocator import _signals
 
-from .helpers import DATA_DIR, run_cli, write_config
+from .helpers import DATA_DIR, Baseline, run_cli, write_config
 
 pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="shared/geodata not present")
 
@@ -57,3 +57,35 @@ def test_an_interrupt_as_the_run_directory_lands_is_not_a_false_nothing_written(
     assert "nothing was written" not in res.stderr
     assert f"run directory: {renamed[0]}" in res.stdout
     assert [p.name for p in out.iterdir()] == [Path(renamed[0]).name]
+
+
+def test_an_interrupted_rollup_leaves_no_half_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   baseline: Baseline):
+    from allocator.report import tables
+
+    def half_then_interrupted(frame: object, path: Path, **kw: object) -> Path:
+        path.write_text("code,group\nE06000001,", encoding="utf-8")
+        raise KeyboardInterrupt("signal 2")
+
+    monkeypatch.setattr(tables, "write_csv", half_then_interrupted)
+    res = run_cli("rollup", baseline.run_dir, "--out", tmp_path / "r.csv")
+    assert res.returncode == 130, res.stderr
+    assert "error: interrupted; nothing was written" in res.stderr
+    assert list(tmp_path.iterdir()) == []  # the '.part' file used to stay
+
+
+def test_an_interrupt_as_the_rollup_lands_is_not_a_false_nothing_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handlers: None, baseline: Baseline):
+    replace = Path.replace
+
+    def replace_then_interrupt(self: Path, target: Path) -> Path:
+        done = replace(self, target)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return done
+
+    monkeypatch.setattr(Path, "replace", replace_then_interrupt)
+    out = tmp_path / "r.csv"
+    res = run_cli("rollup", baseline.run_dir, "--out", out)
+    assert res.returncode == 0, res.stderr
+    assert f"wrote {out}" in res.stdout and out.is_file()
+    assert list(tmp_path.iterdir()) == [out]
