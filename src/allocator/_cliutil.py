@@ -95,6 +95,8 @@ def friendly(func: F) -> F:
         except MemoryError:
             _fail("ran out of memory", 1)
         except BrokenPipeError:  # stdout's reader has gone (`| head`): not a bug to report
+            if _signals.received():  # (or a pipe to a helper the signal ended)
+                _fail(_INTERRUPTED, 130)
             with contextlib.suppress(OSError, AttributeError, ValueError):  # exit's flush: quiet
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             _fail("standard output was closed before everything was printed (broken pipe)", 1)

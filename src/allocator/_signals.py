@@ -101,7 +101,7 @@ def interruptible() -> Iterator[None]:
 @contextlib.contextmanager
 def held_back() -> Iterator[None]:
     """Within this block a signal is only noted; it takes effect (KeyboardInterrupt, or exit
-    130) as the block ends, unless the block raises.
+    130) as the block ends, also when the block raised (the interrupt then replaces its error).
 
     For steps that must not be cut in two, such as starting worker processes that are not yet
     known to whoever would end them. Unlike blocking the signals (``pthread_sigmask``), this
@@ -112,11 +112,11 @@ def held_back() -> Iterator[None]:
     _state["hold"] = True
     try:
         yield
-    finally:
+    finally:  # also when the block raised: the interrupt may be why (a worker it killed)
         _state["hold"] = previous
-    if not previous and _state["held"]:
-        signum, _state["held"] = int(_state["held"]), 0
-        _handler(signum, None)
+        if not previous and _state["held"]:
+            signum, _state["held"] = int(_state["held"]), 0
+            _handler(signum, None)
 
 
 @contextlib.contextmanager

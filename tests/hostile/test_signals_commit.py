@@ -89,3 +89,29 @@ def test_an_interrupt_as_the_rollup_lands_is_not_a_false_nothing_written(
     assert res.returncode == 0, res.stderr
     assert f"wrote {out}" in res.stdout and out.is_file()
     assert list(tmp_path.iterdir()) == [out]
+
+
+def test_an_interrupt_held_back_replaces_the_error_it_caused(handlers: None):
+    """Held back while pool workers start, a group-wide SIGTERM also ended the workers; the
+    next write to them failed (BrokenPipeError) and was reported as 'standard output was
+    closed', exit 1, instead of the interrupt."""
+    with pytest.raises(KeyboardInterrupt), _signals.interruptible(), _signals.held_back():
+        os.kill(os.getpid(), signal.SIGTERM)
+        while not _signals.received():
+            pass
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_broken_pipe_after_an_interrupt_is_the_interrupt(monkeypatch: pytest.MonkeyPatch,
+                                                           baseline: Baseline):
+    import allocator.replay
+
+    def broken(*args: object) -> None:
+        _signals.note(signal.SIGTERM)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setitem(_signals._state, "received", 0)
+    monkeypatch.setattr(allocator.replay, "diff_runs", broken)
+    res = run_cli("diff", baseline.run_dir, baseline.run_dir)
+    assert res.returncode == 130, res.stderr
+    assert res.stderr == "error: interrupted; nothing was written (partial outputs were removed)\n"
