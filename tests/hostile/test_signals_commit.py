@@ -25,8 +25,8 @@ pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="shared/geodata not pre
 @pytest.fixture
 def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The command line's handlers, as `allocator` installs them; restored afterwards."""
-    for key in list(_signals._state):
-        monkeypatch.setitem(_signals._state, key, _signals._state[key])
+    for key, value in _signals._state.items():  # a fresh command's state, restored afterwards
+        monkeypatch.setitem(_signals._state, key, type(value)())
     before = {sig: signal.getsignal(sig) for sig in _signals.SIGNALS}
     _signals.install()
     try:
