@@ -115,3 +115,58 @@ def test_polish_restores_the_vertex_from_8_digits_and_refuses_a_non_vertex() -> 
     inside = np.array([0.5, 0.1, 0.4])
     x, ok = polish(a, lo_r, up_r, lo_c, np.array([math.inf, math.inf, 1.0]), inside)
     assert not ok and x.tolist() == inside.tolist()
+
+
+def test_polish_refuses_a_point_that_breaks_a_row() -> None:
+    """Values snapped onto bounds within NEAR must not break a row: with tiny budgets (£1 over
+    18 LAs) CBC's optimum was "polished" into a point 2.3e-6 off its budget row that looked
+    better than the optimum, so the next stage, holding it, was reported infeasible (a false
+    'infeasible': the run's cross-check then failed on a feasible set-up)."""
+    import scipy.sparse as sp
+
+    from allocator.allocate.polish import polish
+
+    a = sp.csr_matrix(np.array([[1.0, 1.0]]))  # x0 + x1 == 1
+    one = np.array([1.0])
+    lo_c, up_c = np.zeros(2), np.array([0.5, 0.5 + 5e-7])
+    read = np.array([0.5, 0.5])  # both within NEAR of their upper bounds: nothing left free
+    x, ok = polish(a, one, one, lo_c, up_c, read)
+    assert not ok and x.tolist() == read.tolist()
+    # a point the snapping keeps on the row is still polished
+    x, ok = polish(a, one, one, lo_c, np.array([0.5, 0.5]), np.array([0.5 - 1e-9, 0.5]))
+    assert ok and x.tolist() == [0.5, 0.5]
+
+
+def test_a_pound_budget_that_cbc_solved_into_a_false_infeasible() -> None:
+    # the example hypothesis found (tests/test_allocate_numerics.py): budgets of £1 per
+    # stream-year, 18 LAs, one LA's continuation 2023-24 locked at £0
+    import pandas as pd
+
+    from allocator.allocate import AllocationProblem
+
+    n = 18
+    areas = pd.DataFrame({
+        "code": [f"E060000{i:02d}" for i in range(1, n + 1)],
+        "name": [f"Synthetic LA {i}" for i in range(1, n + 1)],
+        "region": "North East",
+        "pop_all": [4623, 6914, 7325, 147222, 3594, 2000, 10066, 2248, 32374, 1487223, 1500000,
+            15184, 2015, 265503, 229446, 6646, 109638, 111975],
+        "pop_15_64": [2959, 4425, 4688, 94222, 2300, 1280, 6442, 1439, 20719, 951823, 960000, 9718,
+            1290, 169922, 146845, 4253, 70168, 71664],
+        "need_factor": [0.6878864085117244, 1.4007833197214792, 1.5, 0.9389047713346109,
+            0.6020658896784117, 0.7496272144422418, 0.5743711889589831, 1.1711501771443302,
+            0.8688154699706758, 0.5, 0.7786656703122283, 1.257753447482337,
+            0.9549784318057973, 0.9609323798351924, 0.5542728470685421, 0.99999,
+            0.9198002816727743, 1.3059331885645908],
+        "wave": [1, 1, 3, 1, 3, 1, 2, 1, 2, 2, 2, 3, 2, 3, 1, 3, 2, 3],
+    })
+    pounds = {"2022-23": 1, "2023-24": 1, "2024-25": 1}
+    cfg = {"streams": {"continuation": {"budget": pounds},
+                       "place_based": {"budget": pounds, "eligible": "wave_started"}},
+           "floors": [], "caps": [],
+           "locks": [{"code": "E06000001", "stream": "continuation", "year": "2023-24",
+                      "amount": 0}],
+           "objective": {"deviation": "absolute", "fairness": "none"},
+           "solver": {"name": "highs", "cross_check": "cbc"}}
+    problem = AllocationProblem.from_config(cfg, areas, explain_marginal=False).solve()
+    assert int(problem.allocation_["total"].sum()) == 6
