@@ -251,3 +251,42 @@ def test_sigterm_while_a_finalizer_runs_is_raised_after_it(tmp_path: Path, monke
         time.sleep(10)  # the interrupt, sent again once the finalizer has returned, ends this
     assert ignored == []
     assert list(tmp_path.iterdir()) == [] and final == []
+
+
+def test_publish_file_never_writes_over_a_file(tmp_path: Path) -> None:
+    from allocator.rundir import publish_file
+
+    out = tmp_path / "rollup.csv"
+    assert publish_file(out, lambda tmp: tmp.write_text("a\n")) == out
+    assert out.read_text() == "a\n"
+    with pytest.raises(OutputError, match="exists"):
+        publish_file(out, lambda tmp: tmp.write_text("b\n"))
+    assert out.read_text() == "a\n" and list(tmp_path.iterdir()) == [out]
+
+
+def test_publish_file_keeps_a_file_that_appears_while_it_writes(tmp_path: Path) -> None:
+    # (the compare map was renamed over it, and two commands writing the same --out shared
+    # one temporary file)
+    from allocator.rundir import publish_file
+
+    out = tmp_path / "compare.html"
+
+    def meanwhile(tmp: Path) -> None:
+        tmp.write_text("mine\n")
+        out.write_text("another command's\n")
+
+    with pytest.raises(OutputError, match="appeared while it was being written"):
+        publish_file(out, meanwhile)
+    assert out.read_text() == "another command's\n" and list(tmp_path.iterdir()) == [out]
+
+
+def test_publish_file_leaves_nothing_when_the_writer_fails(tmp_path: Path) -> None:
+    from allocator.rundir import publish_file
+
+    def half(tmp: Path) -> None:
+        tmp.write_text("code,gr")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        publish_file(tmp_path / "r.csv", half)
+    assert list(tmp_path.iterdir()) == []

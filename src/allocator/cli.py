@@ -215,7 +215,6 @@ def calibrate(run_dir: Path) -> None:
 @friendly
 def rollup(run_dir: Path, lookup: Path | None, out: Path | None) -> None:
     """Totals and pounds per head of RUN by region, or by the groups of a --lookup file."""
-    from .errors import OutputError
     from .runreport import rollup_run
 
     table = rollup_run(run_dir, lookup)
@@ -223,18 +222,11 @@ def rollup(run_dir: Path, lookup: Path | None, out: Path | None) -> None:
     if out is None:
         click.echo(table.to_string(index=False))
         return
-    if out.exists():
-        raise OutputError(f"{out} exists; the roll-up never overwrites a file")
     from .report.tables import write_csv
+    from .rundir import publish_file
 
-    tmp = out.with_name(out.name + ".part")
-    try:
-        write_csv(table, tmp)
-        with _signals.final_output(), _signals.held_back():  # see _signals.final_output
-            tmp.replace(out)
-            _signals.written()
-    finally:  # interrupted while writing: no half file left beside it
-        tmp.unlink(missing_ok=True)
+    with _signals.final_output():  # see _signals.final_output
+        publish_file(out, lambda tmp: write_csv(table, tmp))
     click.echo(f"wrote {out}")
 
 
@@ -285,7 +277,9 @@ def map_cmd(compare: tuple[Path, Path], out: Path) -> None:
     from .replay import compare_map
 
     progress_line(not _flag("quiet"), "reading both runs and drawing the compare map")
-    click.echo(f"wrote {compare_map(compare[0], compare[1], out)}")
+    with _signals.final_output():  # see _signals.final_output
+        written = compare_map(compare[0], compare[1], out)
+    click.echo(f"wrote {written}")
 
 
 @main.group()

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,20 +229,14 @@ def compare_map(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:
     """Write a map of the differences between two runs to ``out`` (never overwriting a file)."""
     from .errors import OutputError
     from .report.map import write_compare_map
+    from .rundir import publish_file
 
     out = Path(out)
-    if out.exists():
+    if os.path.lexists(out):
         raise OutputError(f"{out} already exists; choose another --out file (outputs are never overwritten)")
     fa, ma = _run_map_inputs(_check_run_dir(Path(run_a)))
     fb, mb = _run_map_inputs(_check_run_dir(Path(run_b)))
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        write_compare_map(fa, fb, ma, mb, tmp)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return out
+    return publish_file(out, lambda tmp: write_compare_map(fa, fb, ma, mb, tmp))
 
 
 def _money(x: float) -> str:

@@ -26,7 +26,7 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +260,45 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
                 raise OutputError(f"too many runs named {name} in {parent}")
     finally:
         remove_locked_dir(tmp)
+
+
+def publish_file(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write one output file at ``path`` whole or not at all, never over an existing one.
+
+    ``write(tmp)`` writes the content to a private temporary file beside ``path``; it is then
+    linked into place, which fails if a file of that name appeared meanwhile (another command
+    writing the same name: it is kept, and this is an error). The temporary file is removed on
+    every exit, also an interrupt.
+
+    Raises
+    ------
+    OutputError
+        ``path`` exists, or appeared while the file was written.
+    """
+    from . import _signals
+
+    path = Path(path)
+    if os.path.lexists(path):
+        raise OutputError(f"{path} exists; allocator never overwrites a file: choose another "
+                          "file name")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with _signals.held_back():  # the link and its record: one step
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise OutputError(f"{path} appeared while it was being written (another "
+                                  "command writing the same file?); it was kept, and nothing "
+                                  "was written over it") from None
+            except OSError:  # a file system without hard links: the name was free just now
+                if os.path.lexists(path):
+                    raise OutputError(f"{path} exists; allocator never overwrites a file"
+                                      ) from None
+                os.rename(tmp, path)
+            _signals.written()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
