@@ -66,8 +66,8 @@ def child_start(parent: int) -> None:
 
 
 def end_own_children_first() -> None:
-    """For a forked child that forks children of its own (the drawer): on SIGINT, SIGTERM or SIGHUP,
-    kill its children and wait for them to end, then end by the signal itself.
+    """For a forked child that forks children of its own (the drawer): on SIGINT, SIGTERM or
+    SIGHUP, kill its children and wait for them to end, then end by the signal itself.
 
     :func:`die_with` ends them too, but only once this process has gone, a moment after its
     parent has already seen it end and gone on (to remove the folder they write into). Its
@@ -194,11 +194,13 @@ def keep_traceback(exc: BaseException) -> BaseException:
 def forking() -> Iterator[None]:
     """Fork inside this block.
 
-    - SIGINT, SIGTERM and SIGHUP are held back (blocked) until it ends: an interrupt that arrived while
-      ``fork`` runs its at-fork handlers would be raised inside one of them, where Python prints
-      it as an ignored exception with a traceback and drops it. Held back, it is raised just
-      after, in the caller's own code. A child starts with them blocked too, and
-      :func:`child_start` lets them through once it has its own handlers.
+    - SIGINT, SIGTERM and SIGHUP are held back (blocked) until it ends: an interrupt that
+      arrived while ``fork`` runs its at-fork handlers would be raised inside one of them,
+      where Python prints it as an ignored exception with a traceback and drops it. Held back,
+      it is raised just after, in the caller's own code. (Only while no other thread runs:
+      the kernel may hand the signal to another thread, which does not block it;
+      :func:`allocator._signals.held_back` holds it back either way.) A child starts with
+      them blocked too, and :func:`child_start` lets them through once it has its own handlers.
     - The objects that exist now are moved out of the garbage collector's reach
       (:func:`gc.freeze`), so a forked child's collections do not touch (and copy) every page
       it shares with its parent.
