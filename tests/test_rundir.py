@@ -290,3 +290,47 @@ def test_publish_file_leaves_nothing_when_the_writer_fails(tmp_path: Path) -> No
     with pytest.raises(KeyboardInterrupt):
         publish_file(tmp_path / "r.csv", half)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["run directory", "temporary folder"])
+def test_an_interrupt_while_a_folder_is_removed_is_acted_on_once_it_is_gone(
+        tmp_path: Path, monkeypatch, where: str) -> None:  # type: ignore[no-untyped-def]
+    """A signal that arrived while a temporary folder was being removed stopped the removal
+    half way (KeyboardInterrupt raised inside it): the command said 'nothing was written' and
+    left the folder (seen with CBC's folder in $TMPDIR when an amend was interrupted)."""
+    import shutil
+    import signal
+
+    from allocator import _signals, rundir
+
+    for key, value in _signals._state.items():  # a fresh command's state, as the CLI has it
+        monkeypatch.setitem(_signals._state, key, type(value)())
+    previous = signal.getsignal(signal.SIGTERM)
+    _signals.install()
+    real = shutil.rmtree
+
+    def interrupted_half_way(path, ignore_errors=False):  # type: ignore[no-untyped-def]
+        files = sorted(Path(path).iterdir())
+        files[0].unlink()
+        os.kill(os.getpid(), signal.SIGTERM)  # its handler runs at the next line of Python
+        for _ in range(1000):
+            pass
+        real(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(rundir.shutil, "rmtree", interrupted_half_way)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    try:
+        with pytest.raises(KeyboardInterrupt), _signals.interruptible():
+            if where == "run directory":
+                with atomic_run_dir(tmp_path, "run") as (tmp, _):
+                    for name in ("a.csv", "b.csv"):
+                        (tmp / name).write_text("x")
+                    raise RuntimeError("a failed write")
+            else:
+                with rundir.temporary_folder("allocator-cbc-") as tmp:
+                    for name in ("model.mps", "model.sol"):
+                        (tmp / name).write_text("x")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list(tmp_path.iterdir()) == []

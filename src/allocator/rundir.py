@@ -101,22 +101,43 @@ def make_locked_dir(parent: Path, prefix: str) -> Path:
     return tmp
 
 
+@contextlib.contextmanager
+def temporary_folder(prefix: str) -> Iterator[Path]:
+    """A private temporary folder (in ``$TMPDIR``), removed when the block ends, as
+    :class:`tempfile.TemporaryDirectory`; but its making and its removal are each one step
+    that an interrupt cannot cut in two (held back until done), so an interrupted command
+    leaves no half-removed folder behind."""
+    from . import _signals
+
+    with _signals.held_back():
+        tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield tmp
+    finally:
+        with _signals.held_back():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def remove_locked_dir(tmp: Path, *, tries: int = 10) -> None:
     """Remove a temporary folder (if still there), then its lock.
 
     A helper process killed a moment ago (a drawer's figure process, ended by the kernel once
     the drawer was killed) can still create a file while the folder is removed; the removal is
     then tried again, a few times, 20 ms apart. A folder that cannot be removed keeps its lock
-    and is left for a later run's sweep.
+    and is left for a later run's sweep. An interrupt during the removal is acted on once it is
+    done (it used to stop it half way, leaving the folder).
     """
-    for attempt in range(tries):
-        if not tmp.exists():
-            break
-        if attempt:
-            time.sleep(0.02)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if not tmp.exists():  # (without its lock, a left folder would never be swept)
-        tmp.with_name(tmp.name + LOCK_SUFFIX).unlink(missing_ok=True)
+    from . import _signals
+
+    with _signals.held_back():  # an interrupt is acted on once the folder is gone
+        for attempt in range(tries):
+            if not tmp.exists():
+                break
+            if attempt:
+                time.sleep(0.02)
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not tmp.exists():  # (without its lock, a left folder would never be swept)
+            tmp.with_name(tmp.name + LOCK_SUFFIX).unlink(missing_ok=True)
 
 
 def abandoned(lock: Path) -> bool:

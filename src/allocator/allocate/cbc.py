@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SolverError
+from ..rundir import temporary_folder
 
 
 def _num(values: np.ndarray) -> list[str]:
@@ -128,7 +128,7 @@ class CbcFile:
     def solve(self, stage: str, cost: np.ndarray) -> tuple[str, np.ndarray, np.ndarray,
                                                            np.ndarray]:
         """Status word and column values, row duals, reduced costs (first ``n_rows`` rows)."""
-        with tempfile.TemporaryDirectory(prefix="allocator-cbc-") as tmp:
+        with temporary_folder("allocator-cbc-") as tmp:
             mps, sol = Path(tmp) / "model.mps", Path(tmp) / "model.sol"
             mps.write_text(self._mps(np.asarray(cost, dtype=float)), encoding="ascii")
             args = [self.path, str(mps), "-threads", "1"]

@@ -4,7 +4,6 @@ force, its need index and waves (:func:`allocator.pipeline.set_up`, the run's ow
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..provenance import canonical_json
+from ..rundir import temporary_folder
 
 
 def apply_corrections(frame: pd.DataFrame, corrections: list[dict[str, Any]]) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def replaced_data(root: Path, corrections: list[dict[str, Any]],
     if not swaps:
         yield root
         return
-    with tempfile.TemporaryDirectory(prefix="allocator-corrected-") as tmp:
+    with temporary_folder("allocator-corrected-") as tmp:
         mirror = Path(tmp)
         for p in root.rglob("*"):
             if p.is_file():

@@ -10,7 +10,6 @@ whole-pound allocation (:func:`allocator.allocate.verify.verify_frame`).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import TOTAL, money_column, total_column
+from ..rundir import temporary_folder
 
 Cell = tuple[str, str, str]  # code, stream, year
 
@@ -119,7 +119,7 @@ def resolve(
         amount = fixed.get((code, stream, year), int(now.at[code, money_column(stream, year)]))
         locks.append(LockConfig(code=code, stream=stream, year=year, amount=amount,
                                 source="amendment: kept at its current amount"))
-    with tempfile.TemporaryDirectory(prefix="allocator-amend-") as tmp:
+    with temporary_folder("allocator-amend-") as tmp:
         floors = list(base.floors)
         for stream, year in sorted({(s, y) for _, s, y in lower}):
             col = money_column(stream, year)
