@@ -72,6 +72,16 @@ def write_config(path: Path, overrides: Mapping[str, Any] | None = None, **kw: A
     return path
 
 
+# --------------------------------------------------------------------------- processes
+def child_pids(pid: int) -> list[int]:
+    """The PIDs of process ``pid``'s children (Linux; none if it has gone)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
 # --------------------------------------------------------------------------- command line
 @dataclass
 class CliResult:

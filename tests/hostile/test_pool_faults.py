@@ -18,17 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import DATA_DIR, REPO_ROOT, Baseline, cli_args, cli_env
+from .helpers import DATA_DIR, REPO_ROOT, Baseline, child_pids, cli_args, cli_env
 
 pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="shared/geodata not present")
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
 
 
 def _session(sid: int) -> list[str]:
@@ -56,7 +48,7 @@ class _Uncertainty:
         """The fork server's PID once it has forked ``n`` workers."""
         end = time.monotonic() + 240
         while time.monotonic() < end and self.proc.poll() is None:
-            server = next((c for c in _children(self.proc.pid) if len(_children(c)) >= n), None)
+            server = next((c for c in child_pids(self.proc.pid) if len(child_pids(c)) >= n), None)
             if server is not None:
                 return server
             time.sleep(0.002)
@@ -85,7 +77,7 @@ def test_a_killed_worker_is_an_error_not_a_wait_for_ever(tmp_path: Path, baselin
     unc = _Uncertainty(tmp_path, baseline.run_dir)
     server = unc.server_with(2)
     time.sleep(0.5)  # both compute (1,000 draws take them many seconds)
-    os.kill(_children(server)[0], signal.SIGKILL)
+    os.kill(child_pids(server)[0], signal.SIGKILL)
     code, err = unc.finish()
     assert code == 2, err
     assert "error: a worker process of the Monte Carlo ended unexpectedly (killed by SIGKILL" in err

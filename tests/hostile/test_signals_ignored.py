@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import DATA_DIR, REPO_ROOT, Baseline, cli_args, cli_env, write_config
+from .helpers import DATA_DIR, REPO_ROOT, Baseline, child_pids, cli_args, cli_env, write_config
 
 pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="shared/geodata not present")
 
@@ -37,14 +37,6 @@ def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
         out, err = proc.communicate()
         pytest.fail(f"still running after {timeout} s (waiting for a helper that ignores "
                     f"SIGTERM?)\nstdout:\n{out}\nstderr:\n{err}")
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
 
 
 def test_a_bad_config_ends_the_run_when_sigterm_is_ignored(tmp_path: Path):
@@ -81,7 +73,7 @@ def test_uncertainty_workers_stop_on_an_interrupt_when_sigterm_is_ignored(
     end = time.monotonic() + 240
     server = None
     while time.monotonic() < end and proc.poll() is None:  # the fork server and its 2 workers
-        server = next((c for c in _children(proc.pid) if len(_children(c)) >= 2), None)
+        server = next((c for c in child_pids(proc.pid) if len(child_pids(c)) >= 2), None)
         if server is not None:
             break
         time.sleep(0.02)
