@@ -106,7 +106,7 @@ def test_cli_rollup_by_region_and_lookup(tmp_path):
     assert table["total"].sum() == res.allocation["total"].sum()
     assert table["total_2022_23"].sum() == 100_000_000
     out = runner.invoke(cli.main, ["rollup", str(rd), "--lookup", str(lk), "--out", str(target)])
-    assert out.exit_code == 2 and "never overwrites" in out.output
+    assert out.exit_code == 2 and "never overwritten" in out.output
     lk.write_text("code,group\n" + "".join(f"{c},X\n" for c in codes[1:]), encoding="utf-8")
     out = runner.invoke(cli.main, ["rollup", str(rd), "--lookup", str(lk)])
     assert out.exit_code == 2 and codes[0] in out.output and "missing from the lookup" in out.output

@@ -19,7 +19,6 @@ from .errors import AllocatorError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 def _fail(message: str, code: int) -> None:
     # one paragraph, unwrapped: terminals wrap it, and scripts can grep it
     click.echo(f"error: {' '.join(message.split())}", err=True)
@@ -68,11 +67,9 @@ class AllocatorGroup(click.Group):
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
         except click.Abort:
-            _fail("interrupted; nothing was written (partial outputs were removed)", 130)
+            _fail(_signals.INTERRUPTED, 130)
         sys.exit(rv if isinstance(rv, int) else 0)
 
-
-_INTERRUPTED = "interrupted; nothing was written (partial outputs were removed)"
 
 
 def friendly(func: F) -> F:
@@ -85,24 +82,24 @@ def friendly(func: F) -> F:
             with _signals.interruptible():
                 return func(*args, **kwargs)
         except KeyboardInterrupt:
-            _fail(_INTERRUPTED, 130)
+            _fail(_signals.INTERRUPTED, 130)
         except AllocatorError as exc:
             if debug:
                 traceback.print_exc()
             if _signals.received():  # the signal's KeyboardInterrupt was swallowed on the way
-                _fail(_INTERRUPTED, 130)
+                _fail(_signals.INTERRUPTED, 130)
             _fail(str(exc), exc.exit_code)
         except MemoryError:
             _fail("ran out of memory", 1)
         except BrokenPipeError:  # stdout's reader has gone (`| head`): not a bug to report
             if _signals.received():  # (or a pipe to a helper the signal ended)
-                _fail(_INTERRUPTED, 130)
+                _fail(_signals.INTERRUPTED, 130)
             with contextlib.suppress(OSError, AttributeError, ValueError):  # exit's flush: quiet
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             _fail("standard output was closed before everything was printed (broken pipe)", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI
             if _signals.received():
-                _fail(_INTERRUPTED, 130)
+                _fail(_signals.INTERRUPTED, 130)
             if debug:
                 traceback.print_exc()
             _fail(
@@ -112,5 +109,3 @@ def friendly(func: F) -> F:
             )
 
     return wrapper  # type: ignore[return-value]
-
-

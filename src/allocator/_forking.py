@@ -87,6 +87,14 @@ def end_own_children_first() -> None:
             signal.signal(sig, _end)
 
 
+def end_process(process: Any) -> None:
+    """End a child ``multiprocessing`` process at once if it is still running (SIGTERM), and
+    wait for it."""
+    if process.is_alive():
+        process.terminate()
+    process.join()
+
+
 def child_end() -> None:
     """Last step of a forked child: flush, then end without the parent's exit handlers."""
     for stream in (sys.stdout, sys.stderr):
@@ -269,9 +277,7 @@ class ForkedCall:
         """End the child if it is still running and close the pipe: for a caller that stopped
         before asking for the result (a child with a large answer would otherwise wait for
         ever for a reader, as long as the caller's process lives)."""
-        if self.process_.is_alive():
-            self.process_.terminate()
-        self.process_.join()
+        end_process(self.process_)
         self._receive.close()
 
 
@@ -283,9 +289,8 @@ def _call(send: Connection, parent: int, what: str, fn: Callable[..., Any],
     except BaseException as exc:  # noqa: BLE001  (raised again by result())
         answer = (False, keep_traceback(exc))
     ok, value = answer
-    instead = (stand_in(what, value) if not ok else
-               RuntimeError(f"the answer of {what} cannot be sent ({type(value)})"))
-    send_answer(send, answer, lambda: (False, instead))
+    send_answer(send, answer, lambda: (False, stand_in(what, value) if not ok else RuntimeError(
+        f"the answer of {what} cannot be sent ({type(value)})")))
     send.close()
     child_end()
 

@@ -19,7 +19,9 @@ import signal
 from collections.abc import Iterator
 from typing import Any
 
-MESSAGE = "error: interrupted; nothing was written (partial outputs were removed)\n"
+#: What an interrupted command says (after ``error: ``), wherever it is caught.
+INTERRUPTED = "interrupted; nothing was written (partial outputs were removed)"
+MESSAGE = f"error: {INTERRUPTED}\n"
 _state: dict[str, int | bool] = {"raise": False, "received": 0, "hold": False, "held": 0,
                                  "final": False, "done": False}
 

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,13 +226,11 @@ def _run_map_inputs(run_dir: Path):  # type: ignore[no-untyped-def]
 
 def compare_map(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:
     """Write a map of the differences between two runs to ``out`` (never overwriting a file)."""
-    from .errors import OutputError
     from .report.map import write_compare_map
-    from .rundir import publish_file
+    from .rundir import check_new_file, publish_file
 
     out = Path(out)
-    if os.path.lexists(out):
-        raise OutputError(f"{out} already exists; choose another --out file (outputs are never overwritten)")
+    check_new_file(out)  # before the work: fail at once
     fa, ma = _run_map_inputs(_check_run_dir(Path(run_a)))
     fb, mb = _run_map_inputs(_check_run_dir(Path(run_b)))
     return publish_file(out, lambda tmp: write_compare_map(fa, fb, ma, mb, tmp))

@@ -195,12 +195,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt so cleanup runs when a run is killed politely, where
     nothing handles it yet (the command line's handler, :mod:`allocator._signals`, does the same
     and more; a process started with SIGTERM ignored keeps ignoring it)."""
-    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous != signal.SIG_DFL:
         yield
         return
     try:
-        previous = signal.getsignal(signal.SIGTERM)
-
         def handler(signum: int, frame: Any) -> None:
             from . import _signals
 
@@ -220,6 +219,13 @@ def _terminate_as_interrupt() -> Iterator[None]:
 #: not a bug (also raised in a figure process and sent back). Writers pass these on as they are,
 #: so that :func:`atomic_run_dir` says so in one message.
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def naming(exc: OSError, path: str | Path) -> OSError:
+    """A copy of ``exc`` that names the file it is about (``path`` unless it names one): a
+    write through an open file (PuLP's, matplotlib's) raises an OSError without a file name,
+    and :func:`atomic_run_dir` names the file in its message. Raise it ``from exc``."""
+    return OSError(exc.errno, exc.strerror, exc.filename or str(path))
 
 
 @contextlib.contextmanager
@@ -283,6 +289,15 @@ def atomic_run_dir(parent: str | Path, name: str) -> Iterator[tuple[Path, list[P
         remove_locked_dir(tmp)
 
 
+def check_new_file(path: str | Path) -> None:
+    """Raise :class:`OutputError` if ``path`` exists (as a file, folder or link): allocator never
+    overwrites an output. (Checked before a command's work, to fail at once, and again by
+    :func:`publish_file` as the file lands.)"""
+    if os.path.lexists(path):
+        raise OutputError(f"{path} already exists; choose another file name (an output is "
+                          "never overwritten)")
+
+
 def publish_file(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Write one output file at ``path`` whole or not at all, never over an existing one.
 
@@ -299,9 +314,7 @@ def publish_file(path: str | Path, write: Callable[[Path], object]) -> Path:
     from . import _signals
 
     path = Path(path)
-    if os.path.lexists(path):
-        raise OutputError(f"{path} exists; allocator never overwrites a file: choose another "
-                          "file name")
+    check_new_file(path)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
@@ -316,8 +329,8 @@ def publish_file(path: str | Path, write: Callable[[Path], object]) -> Path:
                                   "was written over it") from None
             except OSError:  # a file system without hard links: the name was free just now
                 if os.path.lexists(path):
-                    raise OutputError(f"{path} exists; allocator never overwrites a file"
-                                      ) from None
+                    raise OutputError(f"{path} appeared while it was being written; it "
+                                      "was kept (an output is never overwritten)") from None
                 os.rename(tmp, path)
             _signals.written()
     finally:

@@ -18,6 +18,7 @@ import pulp
 
 from ..columns import money_column, money_columns, total_column
 from ..errors import ConfigError
+from ..rundir import naming
 from .cells import Layout, build_layout
 from .config import (
     AllocationConfig,
@@ -311,9 +312,7 @@ class AllocationProblem:
         try:
             (prob.writeLP if suffix == ".lp" else prob.writeMPS)(str(path))
         except OSError as exc:  # PuLP's writes name no file (a full disk: "[Errno 28] ...")
-            if exc.filename is not None:
-                raise
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            raise naming(exc, path) from exc
         return path
 
     # ------------------------------------------------------------------ helpers

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import OutputError
-from ..rundir import NO_ROOM
+from ..rundir import NO_ROOM, naming
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -133,7 +133,7 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str], dpi: int) -> li
         if cause is None:
             raise
         if cause.errno in NO_ROOM:  # a full disk: the run directory's one message says so
-            raise OSError(cause.errno, cause.strerror, cause.filename or str(p)) from exc
+            raise naming(cause, p) from exc
         raise OutputError(f"cannot write static map {stem}: {cause}") from exc
     finally:
         import matplotlib.pyplot as plt

@@ -14,7 +14,7 @@ import shapely
 
 from ..columns import stream_label
 from ..errors import ConfigError, OutputError
-from ..rundir import NO_ROOM
+from ..rundir import NO_ROOM, naming
 from . import _html
 from ._html import esc
 from .mapbase import MapMeta, _geometry_json
@@ -202,7 +202,7 @@ def _write(path: Path, text: str) -> Path:
         path.write_bytes(text.encode("utf-8"))
     except OSError as exc:
         if exc.errno in NO_ROOM:  # a full disk: the run directory's one message says so
-            raise OSError(exc.errno, exc.strerror, exc.filename or str(path)) from exc
+            raise naming(exc, path) from exc
         raise OutputError(f"cannot write map to {path}: {exc}") from exc
     return path
 

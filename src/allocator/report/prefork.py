@@ -33,6 +33,7 @@ from .._forking import (
     child_end,
     child_start,
     end_own_children_first,
+    end_process,
     ended,
     forking,
     keep_traceback,
@@ -101,7 +102,8 @@ class Drawer:
             # registered before an interrupt held back by forking() can be raised: a drawer that
             # nobody stops (the caller interrupted before it could) would keep the interpreter's
             # exit waiting for it (it is not a daemon) while it waits for its inputs
-            multiprocessing.util.Finalize(None, _end, args=(self.process_,), exitpriority=10)
+            multiprocessing.util.Finalize(None, end_process, args=(self.process_,),
+                                          exitpriority=10)
         send.close()
         self._conn = receive
         return self
@@ -133,20 +135,11 @@ class Drawer:
 
     def stop(self) -> None:
         """End the process (at once if it is still working) and close the pipe."""
-        if self.process_ is not None and self.process_.is_alive():
-            self.process_.terminate()
         if self.process_ is not None:
-            self.process_.join()
+            end_process(self.process_)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-def _end(process: Any) -> None:
-    """At the interpreter's exit (before it waits for its child processes): end ``process``."""
-    if process.is_alive():
-        process.terminate()
-    process.join()
 
 
 def _serve(conn: Connection, parent: int, static_maps: bool, interactive: bool) -> None:
